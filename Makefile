@@ -1,0 +1,41 @@
+# make demo: serve the dashboard with Voila.  make test: the whole suite.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+export TF_CPP_MIN_LOG_LEVEL ?= 3
+
+.PHONY: demo test lint bench browser-deps clean
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+
+$(VENV)/.demo-installed: pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install -q -e ".[demo]"
+	touch $@
+
+$(VENV)/.test-installed: pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install -q -e ".[test]"
+	touch $@ $(VENV)/.demo-installed
+
+demo: $(VENV)/.demo-installed
+	$(VENV)/bin/voila notebooks/dashboard.ipynb --no-browser --Voila.ip=0.0.0.0 --port=8866
+
+# Debian's chromium for the browser tests (Playwright cannot download a browser here).
+browser-deps:
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else echo "no /usr/bin/chromium and not root: browser tests will skip (they fail when CI=true)"; fi
+
+lint: $(VENV)/.test-installed
+	$(VENV)/bin/ruff check nnwidgets tests benchmarks
+
+test: $(VENV)/.test-installed browser-deps lint
+	$(PY) -m pytest
+
+bench: $(VENV)/.test-installed
+	$(PY) benchmarks/bench_switch.py
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info tests/artifacts

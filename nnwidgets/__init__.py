@@ -1,0 +1,41 @@
+"""nnwidgets: composable Jupyter widgets for seeing inside Keras models.
+
+>>> import nnwidgets as nw
+>>> x, y = nw.datasets.load_digits(50)
+>>> app = nw.explore(nw.datasets.demo_model(), x, y)
+
+Heavy modules (TensorFlow, bqplot) load on first use, so ``import nnwidgets`` is quick.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "ModelState": "nnwidgets.state",
+    "LayerPicker": "nnwidgets.views.pickers",
+    "InputPicker": "nnwidgets.views.pickers",
+    "WeightHeatmap": "nnwidgets.views.inspect",
+    "ActivationExplorer": "nnwidgets.views.inspect",
+    "LiveTrainingPlot": "nnwidgets.views.training",
+    "Explorer": "nnwidgets.views.explorer",
+    "explore": "nnwidgets.views.explorer",
+    "datasets": "nnwidgets.datasets",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str):
+    if name not in _LAZY:
+        raise AttributeError(f"module 'nnwidgets' has no attribute {name!r}")
+    module = importlib.import_module(_LAZY[name])
+    value = module if module.__name__.endswith(name) else getattr(module, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(list(globals()) + __all__)

@@ -1,0 +1,188 @@
+"""Pure computation from weights and activations to what a view draws.
+
+Every function returns a :class:`Matrix` (a 2-D picture with axis names and a note)
+or plain numpy arrays; none of them touches a widget.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .imaging import block_reduce
+
+#: Largest picture sent to the browser, in cells; bigger ones are block-reduced.
+MAX_PICTURE = (384, 512)
+MAX_TILES = 64
+
+
+@dataclass
+class Matrix:
+    """A 2-D picture: ``values`` (NaN gaps allowed via ``gap``), axis names and a note."""
+
+    values: np.ndarray
+    x_label: str = ""
+    y_label: str = ""
+    note: str = ""
+    gap: np.ndarray | None = field(default=None, repr=False)
+
+
+def stats(a: np.ndarray) -> dict:
+    """Summary of an array: shape, min / max / mean / std over finite values, NaN and Inf.
+
+    >>> stats(np.array([1.0, np.nan, 3.0]))["nan"]
+    1
+    """
+    a = np.asarray(a)
+    flat = a.astype(np.float64, copy=False).ravel()
+    finite = flat[np.isfinite(flat)]
+    out = {
+        "shape": tuple(a.shape),
+        "size": int(a.size),
+        "nan": int(np.isnan(flat).sum()),
+        "inf": int(np.isinf(flat).sum()),
+    }
+    if finite.size:
+        out.update(
+            min=float(finite.min()),
+            max=float(finite.max()),
+            mean=float(finite.mean()),
+            std=float(finite.std()),
+            zeros=float(np.mean(finite == 0)),
+        )
+    else:
+        out.update(min=math.nan, max=math.nan, mean=math.nan, std=math.nan, zeros=math.nan)
+    return out
+
+
+def histogram(a: np.ndarray, bins: int = 40) -> tuple[np.ndarray, np.ndarray]:
+    """Bin centres and counts over the finite values of ``a``."""
+    flat = np.asarray(a, dtype=np.float64).ravel()
+    flat = flat[np.isfinite(flat)]
+    if flat.size == 0:
+        return np.zeros(0), np.zeros(0)
+    lo, hi = float(flat.min()), float(flat.max())
+    if lo == hi:
+        lo, hi = lo - 0.5, hi + 0.5
+    counts, edges = np.histogram(flat, bins=bins, range=(lo, hi))
+    return (edges[:-1] + edges[1:]) / 2, counts
+
+
+def tile(maps: np.ndarray, cols: int, pad: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Lay ``(n, h, w)`` maps out in a grid of ``cols`` columns with ``pad`` gaps.
+
+    Returns the picture and a boolean mask of the gap cells.
+
+    >>> pic, gap = tile(np.ones((3, 2, 2)), cols=2)
+    >>> pic.shape, int(gap.sum())
+    ((5, 5), 13)
+    """
+    n, h, w = maps.shape
+    rows = -(-n // cols)
+    pic = np.zeros((rows * (h + pad) - pad, cols * (w + pad) - pad), dtype=np.float64)
+    gap = np.ones(pic.shape, dtype=bool)
+    for i in range(n):
+        r, c = divmod(i, cols)
+        y, x = r * (h + pad), c * (w + pad)
+        pic[y : y + h, x : x + w] = maps[i]
+        gap[y : y + h, x : x + w] = False
+    return pic, gap
+
+
+def fit(m: Matrix, how: str = "mean") -> Matrix:
+    """Block-reduce a picture to at most :data:`MAX_PICTURE` cells."""
+    h, w = m.values.shape
+    small = block_reduce(m.values, MAX_PICTURE, how=how)
+    if small.shape == (h, w):
+        return m
+    gap = None
+    if m.gap is not None:
+        gap = block_reduce(m.gap.astype(np.float64), MAX_PICTURE) > 0.5
+    note = f"{m.note} shown at {small.shape[0]}\u00d7{small.shape[1]} of {h}\u00d7{w}".strip()
+    return Matrix(small, m.x_label, m.y_label, note, gap)
+
+
+def weight_picture(w: np.ndarray, conv: bool = False) -> Matrix:
+    """A weight array as a picture.
+
+    Dense kernels are an ``input × output`` matrix; conv kernels a grid of filters
+    (a row per input channel, a column per output channel); 1x1 convs a matrix;
+    vectors a strip; other shapes ``axis 0 × the rest``.
+    """
+    w = np.asarray(w, dtype=np.float64)
+    if w.ndim == 0:
+        return Matrix(w.reshape(1, 1), "value", "")
+    if w.ndim == 1:
+        return Matrix(w.reshape(1, -1), "index", "")
+    if conv and w.ndim in (3, 4):
+        return _conv_picture(w if w.ndim == 4 else w[:, None])
+    if w.ndim == 2:
+        return fit(Matrix(w, "output unit", "input unit"), how="absmax")
+    flat = w.reshape(w.shape[0], -1)
+    return fit(Matrix(flat, f"axes 1..{w.ndim - 1} flattened", "axis 0"), how="absmax")
+
+
+def _conv_picture(k: np.ndarray) -> Matrix:
+    kh, kw, cin, cout = k.shape
+    if kh * kw == 1:
+        m = Matrix(k[0, 0], "output channel", "input channel", "1\u00d71 kernel")
+        return fit(m, how="absmax")
+    n_in, n_out = min(cin, 16), min(cout, 32)
+    note = ""
+    if (n_in, n_out) != (cin, cout):
+        note = f"first {n_in} of {cin} input and {n_out} of {cout} output channels"
+    maps = k[:, :, :n_in, :n_out].transpose(2, 3, 0, 1).reshape(n_in * n_out, kh, kw)
+    pic, gap = tile(maps, cols=n_out)
+    label = f"output channel (each {kh}\u00d7{kw})"
+    return fit(Matrix(pic, label, "input channel", note, gap), how="absmax")
+
+
+def activation_picture(a: np.ndarray, per_channel: bool = True) -> Matrix | None:
+    """An activation (batch axis removed) as a picture, or ``None`` for vectors.
+
+    ``(h, w, c)`` maps become a grid of channels (each scaled to its own range when
+    ``per_channel``), ``(steps, features)`` a matrix, higher ranks ``(-1, last)``.
+    """
+    a = np.asarray(a, dtype=np.float64)
+    if a.ndim <= 1:
+        return None
+    if a.ndim == 2:
+        return fit(Matrix(a, "feature", "step"))
+    if a.ndim == 3:
+        return _channel_grid(a, per_channel)
+    flat = a.reshape(-1, a.shape[-1])
+    return fit(Matrix(flat, "channel", f"axes 0..{a.ndim - 2} flattened"))
+
+
+def _channel_grid(a: np.ndarray, per_channel: bool) -> Matrix:
+    h, w, c = a.shape
+    n = min(c, MAX_TILES)
+    maps = a[:, :, :n].transpose(2, 0, 1)
+    if per_channel:
+        maps = normalise_each(maps)
+    cols = math.ceil(math.sqrt(n * h / max(w, 1)))
+    pic, gap = tile(maps, cols=max(1, min(cols, n)))
+    note = f"first {n} of {c} channels" if n < c else f"{c} channels"
+    return fit(Matrix(pic, f"channel maps ({h}\u00d7{w})", "", note, gap))
+
+
+def normalise_each(maps: np.ndarray) -> np.ndarray:
+    """Scale each ``maps[i]`` to 0..1 over its finite values (flat maps become 0)."""
+    out = np.empty_like(maps, dtype=np.float64)
+    for i, m in enumerate(maps):
+        finite = m[np.isfinite(m)]
+        lo, hi = (finite.min(), finite.max()) if finite.size else (0.0, 1.0)
+        with np.errstate(all="ignore"):
+            out[i] = (m - lo) / (hi - lo) if hi > lo else np.where(np.isfinite(m), 0.0, m)
+    return out
+
+
+def channel_means(a: np.ndarray) -> np.ndarray | None:
+    """Mean activation per channel (last axis) for rank >= 2, else ``None``."""
+    a = np.asarray(a, dtype=np.float64)
+    if a.ndim < 2:
+        return None
+    flat = np.where(np.isfinite(a), a, 0.0).reshape(-1, a.shape[-1])
+    return flat.mean(axis=0)

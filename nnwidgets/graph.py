@@ -1,0 +1,145 @@
+"""Pure computation over Keras models: the layer table and activation extraction.
+
+Keras is imported lazily so that ``import nnwidgets`` stays quick.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+def _keras():
+    import keras
+
+    return keras
+
+
+@dataclass(frozen=True)
+class LayerInfo:
+    """One pickable layer: ``name`` is unique, nested layers read ``outer/inner``."""
+
+    name: str
+    layer: object
+    depth: int
+
+    @property
+    def type_name(self) -> str:
+        return type(self.layer).__name__
+
+    @property
+    def output_shape(self) -> str:
+        try:
+            out = self.layer.output
+        except Exception:  # noqa: BLE001 - unbuilt or multiply-called layers
+            return "?"
+        shapes = [tuple(t.shape) for t in _flatten(out)]
+        text = ", ".join(str(s).replace("None", "N") for s in shapes)
+        return text if len(shapes) == 1 else f"[{text}]"
+
+    @property
+    def param_count(self) -> int:
+        return int(sum(int(np.prod(w.shape)) for w in self.layer.weights))
+
+    def label(self) -> str:
+        """Text for pickers: ``conv2d · Conv2D · (N, 6, 6, 16) · 160 params``."""
+        indent = "\u2003" * self.depth
+        return (
+            f"{indent}{self.name} \u00b7 {self.type_name} \u00b7 {self.output_shape}"
+            f" \u00b7 {self.param_count:,} params"
+        )
+
+
+def _flatten(x):
+    if isinstance(x, dict):
+        return [v for k in sorted(x) for v in _flatten(x[k])]
+    if isinstance(x, (list, tuple)):
+        return [v for item in x for v in _flatten(item)]
+    return [x]
+
+
+def is_model(obj) -> bool:
+    """True for any Keras 3 model (Sequential, functional or subclassed)."""
+    return isinstance(obj, _keras().Model)
+
+
+def layer_table(model, prefix: str = "", depth: int = 0) -> list[LayerInfo]:
+    """Every layer a user can pick, in graph order, nested models' layers included.
+
+    Input layers are left out (the input picker shows the input).
+
+    >>> import keras
+    >>> m = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, name="d")])
+    >>> [info.name for info in layer_table(m)]
+    ['d']
+    """
+    keras = _keras()
+    rows: list[LayerInfo] = []
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.InputLayer):
+            continue
+        name = prefix + layer.name
+        rows.append(LayerInfo(name, layer, depth))
+        if isinstance(layer, keras.Model):
+            rows.extend(layer_table(layer, prefix=name + "/", depth=depth + 1))
+    return rows
+
+
+def ensure_built(model, sample_shape: tuple) -> None:
+    """Build a Sequential model given without ``keras.Input`` from one sample's shape."""
+    if not model.built and isinstance(model, _keras().Sequential):
+        model.build((None, *sample_shape))
+
+
+def _graph_of(model):
+    """The functional graph behind a model, or ``None`` (subclassed, unbuilt)."""
+    keras = _keras()
+    if isinstance(model, keras.Sequential):
+        return getattr(model, "_functional", None)
+    if hasattr(model, "_run_through_graph") and hasattr(model, "_nodes_by_depth"):
+        return model
+    return None
+
+
+def _call_layer(layer, args, kwargs):
+    if "training" in getattr(layer, "_call_context_args", ()):
+        kwargs = {**kwargs, "training": False}
+    return layer(*args, **kwargs)
+
+
+def run_recording(model, inputs, record: dict, prefix: str = ""):
+    """Run ``model`` on ``inputs`` eagerly, storing every layer's output in ``record``.
+
+    Keys are the names from :func:`layer_table`. Nested models are entered, so their
+    inner layers are recorded too; the whole run costs one forward pass.
+    """
+    keras = _keras()
+    graph = _graph_of(model)
+
+    def op_fn(op):
+        def call(*args, **kwargs):
+            if isinstance(op, keras.Model) and _graph_of(op) is not None:
+                sub_in = args[0] if len(args) == 1 else list(args)
+                out = run_recording(op, sub_in, record, prefix + op.name + "/")
+            else:
+                out = _call_layer(op, args, kwargs)
+            if isinstance(op, keras.layers.Layer):
+                record.setdefault(prefix + op.name, out)
+            return out
+
+        return call
+
+    if graph is None:
+        out = _call_layer(model, (inputs,), {})
+        return out
+    if isinstance(model, keras.Sequential) and not isinstance(inputs, (list, tuple, dict)):
+        inputs = [inputs]
+    out = graph._run_through_graph(inputs, operation_fn=op_fn)
+    return out[0] if isinstance(out, (list, tuple)) and len(out) == 1 else out
+
+
+def first_output(out) -> tuple[np.ndarray, int]:
+    """The first tensor of a layer output as numpy, and how many tensors there were."""
+    flat = _flatten(out)
+    return np.asarray(flat[0]), len(flat)

@@ -1,0 +1,211 @@
+"""The one shared model state that every nnwidgets view observes."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+
+import numpy as np
+from traitlets import HasTraits, Int, TraitError, Tuple, Unicode, validate
+
+from . import data as _data
+from . import graph as _graph
+
+_CACHE_BYTES = 512 * 2**20
+
+
+class ModelState(HasTraits):
+    """The model, its inputs and what is selected, shared by every view.
+
+    Parameters
+    ----------
+    model : keras.Model
+        Any Keras 3 model: Sequential (with or without ``keras.Input``), functional,
+        nested. Keras objects stay on the Python side; nothing here is synced.
+    inputs : array-like, optional
+        Samples the model accepts, batch axis first (a list of arrays for a model with
+        several inputs).
+    labels : array-like, optional
+        One label per sample (class indices, one-hot rows or values).
+
+    Attributes
+    ----------
+    layer : str
+        Name of the selected layer (nested layers read ``outer/inner``).
+    input_index : int
+        Index of the selected sample in ``inputs``.
+    layer_names : tuple of str
+        Every layer a user can pick, in graph order (read-only).
+    version : int
+        Bumped by :meth:`refresh` whenever the weights may have changed (read-only).
+    status : str
+        A one-line message for the views (errors, what is computing).
+
+    Examples
+    --------
+    >>> import keras, numpy as np
+    >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, name="d")])
+    >>> state = ModelState(model, inputs=np.zeros((5, 4)))
+    >>> state.layer_names
+    ('d',)
+    >>> state.activation("d").shape
+    (3,)
+    """
+
+    layer = Unicode(help="Name of the selected layer.")
+    input_index = Int(0, help="Index of the selected input sample.")
+    layer_names = Tuple(read_only=True, help="Every pickable layer, in graph order.")
+    version = Int(0, read_only=True, help="Bumped when the weights may have changed.")
+    status = Unicode("", help="One-line status for the views.")
+
+    def __init__(self, model, inputs=None, labels=None, **kwargs):
+        if not _graph.is_model(model):
+            raise TypeError(
+                f"ModelState needs a keras.Model, got {type(model).__name__}; "
+                "build one with keras.Sequential([...]) or keras.Model(inputs, outputs)"
+            )
+        super().__init__(**kwargs)
+        self._model = model
+        self._inputs = None
+        self._labels = None
+        self._lock = threading.RLock()
+        self._cache: OrderedDict = OrderedDict()
+        if inputs is not None:
+            self.set_data(inputs, labels)
+        elif labels is not None:
+            raise ValueError("labels were given without inputs")
+        self._set_layers()
+
+    # -- data --------------------------------------------------------------
+    @property
+    def model(self):
+        """The Keras model (read-only; make a new state for another model)."""
+        return self._model
+
+    @property
+    def inputs(self):
+        """The samples, as numpy arrays (a list for multi-input models), or None."""
+        return self._inputs
+
+    @property
+    def labels(self):
+        """One label per sample, or None."""
+        return self._labels
+
+    @property
+    def n_inputs(self) -> int:
+        """How many samples there are (0 without inputs)."""
+        return 0 if self._inputs is None else _data.n_samples(self._inputs)
+
+    def set_data(self, inputs, labels=None) -> None:
+        """Replace the samples (and labels) after checking the model can take them.
+
+        Raises ``TypeError`` or ``ValueError`` naming the problem; on error the state
+        keeps its previous data.
+        """
+        x = _data.as_inputs(inputs, self._model)
+        y = _data.as_labels(labels, _data.n_samples(x))
+        _graph.ensure_built(self._model, _data.sample_shape(x))
+        try:
+            record: dict = {}
+            out = _graph.run_recording(self._model, _data.take(x, 0), record)
+        except Exception as err:  # noqa: BLE001 - any Keras error means a shape mismatch
+            raise ValueError(
+                f"the model cannot take inputs of shape {_data.describe(x)}: {err}"
+            ) from err
+        with self._lock, self.hold_trait_notifications():
+            self._inputs, self._labels = x, y
+            self._cache.clear()
+            self._store((self.version, 0), record, out)
+            if self.input_index >= self.n_inputs:
+                self.input_index = 0
+            self._bump()
+
+    # -- traits ------------------------------------------------------------
+    def _set_layers(self) -> None:
+        self._table = {info.name: info for info in _graph.layer_table(self._model)}
+        self.set_trait("layer_names", tuple(self._table))
+        if self.layer not in self._table:
+            self.layer = self._default_layer_name()
+
+    def _default_layer_name(self) -> str:
+        with_weights = [n for n, info in self._table.items() if info.layer.weights]
+        return (with_weights or list(self._table) or [""])[0]
+
+    @validate("layer")
+    def _validate_layer(self, proposal):
+        name = proposal["value"]
+        if name not in self._table and not (name == "" and not self._table):
+            choices = ", ".join(repr(n) for n in list(self._table)[:20])
+            more = " ..." if len(self._table) > 20 else ""
+            raise TraitError(f"ModelState.layer must be one of {choices}{more}; got {name!r}")
+        return name
+
+    @validate("input_index")
+    def _validate_input_index(self, proposal):
+        index, n = proposal["value"], self.n_inputs
+        if n == 0 and index == 0:
+            return index
+        if not 0 <= index < n:
+            raise TraitError(
+                f"ModelState.input_index must be in range 0..{n - 1} ({n} inputs); got {index}"
+            )
+        return index
+
+    def layer_info(self, name: str | None = None) -> _graph.LayerInfo:
+        """The :class:`~nnwidgets.graph.LayerInfo` of a layer (default: the selected)."""
+        return self._table[name or self.layer]
+
+    def refresh(self) -> None:
+        """Say that the weights changed (e.g. after an epoch): drop caches, redraw views."""
+        with self._lock:
+            self._cache.clear()
+            self._bump()
+
+    def _bump(self) -> None:
+        self.set_trait("version", self.version + 1)
+
+    # -- activations -------------------------------------------------------
+    def activation(self, layer: str | None = None, index: int | None = None) -> np.ndarray:
+        """A layer's output for one sample, batch axis removed (first tensor if several).
+
+        The first request for a sample runs one forward pass recording every layer;
+        every other layer of that sample then costs nothing.
+        """
+        entry = self._entry(self.input_index if index is None else index)
+        name = layer or self.layer
+        if name not in entry["record"]:
+            raise ValueError(f"layer {name!r} was not run for this input (not in the graph)")
+        arr, _ = _graph.first_output(entry["record"][name])
+        return arr[0] if arr.ndim > 0 and arr.shape[0] == 1 else arr
+
+    def output_count(self, layer: str | None = None) -> int:
+        """How many tensors a layer returns for the selected sample."""
+        entry = self._entry(self.input_index)
+        return _graph.first_output(entry["record"][layer or self.layer])[1]
+
+    def prediction(self, index: int | None = None) -> np.ndarray:
+        """The model's output for one sample (first output, batch axis removed)."""
+        entry = self._entry(self.input_index if index is None else index)
+        arr, _ = _graph.first_output(entry["output"])
+        return arr[0]
+
+    def _entry(self, index: int) -> dict:
+        if self._inputs is None:
+            raise ValueError("this ModelState has no inputs; call set_data(inputs) first")
+        with self._lock:
+            key = (self.version, index)
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]
+            record: dict = {}
+            out = _graph.run_recording(self._model, _data.take(self._inputs, index), record)
+            return self._store(key, record, out)
+
+    def _store(self, key, record, out) -> dict:
+        size = sum(int(np.prod(t.shape)) * 4 for v in record.values() for t in _graph._flatten(v))
+        entry = {"record": record, "output": out, "bytes": size}
+        self._cache[key] = entry
+        while len(self._cache) > 1 and sum(e["bytes"] for e in self._cache.values()) > _CACHE_BYTES:
+            self._cache.popitem(last=False)
+        return entry

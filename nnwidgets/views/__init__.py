@@ -1,0 +1,1 @@
+"""Widgets: each is a small class that observes a :class:`~nnwidgets.ModelState`."""

@@ -1,0 +1,151 @@
+"""Views of the selected layer: its weights and its activations."""
+
+from __future__ import annotations
+
+import html
+
+import ipywidgets as W
+import numpy as np
+
+from .. import display as D
+from .panels import BarPanel, PicturePanel, stats_html, status_html
+
+
+def _is_conv(layer) -> bool:
+    return "Conv" in type(layer).__name__
+
+
+class WeightHeatmap(W.VBox):
+    """The selected layer's weights: a heatmap, a histogram and summary statistics.
+
+    Dense kernels are drawn as an ``input × output`` matrix, conv kernels as a grid of
+    filters; a dropdown chooses among the layer's variables (kernel, bias, ...).
+    Layers without weights get a clear "no weights" view.
+
+    >>> WeightHeatmap(state)  # doctest: +SKIP
+    """
+
+    def __init__(self, state, **kwargs):
+        self.state = state
+        self.picker = W.Dropdown(description="Weight", style={"description_width": "52px"})
+        self.panel = PicturePanel("Weights")
+        self.hist = BarPanel("Histogram", "value", "count", height="220px")
+        self.stats = W.HTML()
+        self.message = W.HTML()
+        self.body = W.VBox([self.panel.figure, self.panel.bar, self.stats, self.hist.figure])
+        super().__init__([self.picker, self.message, self.body], **kwargs)
+        self.add_class("nnw-weights")
+        self._quiet = False
+        self.picker.observe(lambda _: self._quiet or self.draw(), names="value")
+        state.observe(self._on_layer, names="layer")
+        state.observe(lambda _: self.draw(), names="version")
+        self._on_layer()
+
+    def _on_layer(self, change=None):
+        info = self.state.layer_info()
+        options = [(v.path.split("/")[-1], i) for i, v in enumerate(info.layer.weights)]
+        sizes = [int(np.prod(v.shape)) for v in info.layer.weights]
+        self._quiet = True
+        try:
+            self.picker.options = options
+            self.picker.value = int(np.argmax(sizes)) if sizes else None
+        finally:
+            self._quiet = False
+        self.draw()
+
+    def draw(self) -> None:
+        """Redraw for the selected layer and variable."""
+        info = self.state.layer_info()
+        if not info.layer.weights:
+            self._no_weights(info)
+            return
+        var = info.layer.weights[self.picker.value or 0]
+        w = np.asarray(var.numpy())
+        self.body.layout.display = None
+        self.picker.layout.display = None
+        self.message.value = ""
+        name = html.escape(var.path)
+        self.panel.figure.title = f"{info.name}: {var.path.split('/')[-1]} {tuple(w.shape)}"
+        self.panel.show(D.weight_picture(w, conv=_is_conv(info.layer)), "rdbu", symmetric=True)
+        self.stats.value = stats_html(D.stats(w)).replace("<div", f'<div title="{name}"', 1)
+        centres, counts = D.histogram(w)
+        self.hist.show(centres, counts)
+
+    def _no_weights(self, info) -> None:
+        self.body.layout.display = "none"
+        self.picker.layout.display = "none"
+        self.message.value = (
+            f'<div class="nnw-no-weights" style="padding:24px;font-size:14px">'
+            f"<b>{html.escape(info.name)}</b> ({info.type_name}) has no weights."
+            "<br>Pick a Dense, Conv or other layer with parameters.</div>"
+        )
+
+
+class ActivationExplorer(W.VBox):
+    """The selected layer's output for the selected input.
+
+    Feature maps as a grid of channels, sequences as a matrix, vectors as bars; a bar
+    chart of the mean activation per channel and summary statistics.
+
+    >>> ActivationExplorer(state)  # doctest: +SKIP
+    """
+
+    def __init__(self, state, **kwargs):
+        self.state = state
+        self.per_channel = W.Checkbox(value=True, description="scale each channel", indent=False)
+        self.panel = PicturePanel("Activations")
+        self.vector = BarPanel("Activations", "unit", "value", height="360px")
+        self.channels = BarPanel("Mean per channel", "channel", "mean", height="220px")
+        self.stats = W.HTML()
+        self.message = W.HTML()
+        super().__init__(
+            [
+                self.per_channel,
+                self.message,
+                self.panel.figure,
+                self.panel.bar,
+                self.vector.figure,
+                self.stats,
+                self.channels.figure,
+            ],
+            **kwargs,
+        )
+        self.add_class("nnw-activations")
+        self.per_channel.observe(lambda _: self.draw(), names="value")
+        state.observe(lambda _: self.draw(), names=["layer", "input_index", "version"])
+        self.draw()
+
+    def draw(self) -> None:
+        """Redraw for the selected layer and input."""
+        state = self.state
+        try:
+            a = state.activation()
+        except Exception as err:  # noqa: BLE001 - shown, never raised into the kernel
+            self._show(None, None)
+            self.message.value = status_html(f"no activations: {err}", error=True)
+            return
+        title = f"{state.layer}: output {tuple(a.shape)} for input {state.input_index}"
+        n_out = state.output_count()
+        self.message.value = (
+            status_html(f"layer returns {n_out} tensors; showing the first") if n_out > 1 else ""
+        )
+        pic = D.activation_picture(a, per_channel=self.per_channel.value)
+        if pic is None:
+            self.vector.figure.title = title
+            self.vector.show(np.arange(a.size), a.reshape(-1))
+        else:
+            self.panel.figure.title = title
+            scaled = a.ndim == 3 and self.per_channel.value
+            self.panel.show(pic, "viridis", caption="(each channel 0..1)" if scaled else "")
+        means = D.channel_means(a)
+        if means is not None:
+            self.channels.show(np.arange(means.size), means)
+        self._show(pic, means)
+        self.stats.value = stats_html(D.stats(a))
+
+    def _show(self, pic, means) -> None:
+        self.panel.figure.layout.display = None if pic is not None else "none"
+        self.panel.bar.layout.display = None if pic is not None else "none"
+        self.vector.figure.layout.display = "none" if pic is not None else None
+        self.channels.figure.layout.display = None if means is not None else "none"
+        self.per_channel.layout.display = None if pic is not None else "none"

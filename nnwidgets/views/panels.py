@@ -1,0 +1,135 @@
+"""Small drawing blocks shared by the views: a picture panel, bars and a stats line."""
+
+from __future__ import annotations
+
+import html
+
+import bqplot as bq
+import ipywidgets as W
+import numpy as np
+
+from ..display import Matrix
+from ..imaging import css_gradient, encode_png, finite_range, to_rgb
+
+GAP_COLOR = (128, 128, 128)
+
+
+def figure(title: str, marks, axes, width: str = "420px", height: str = "360px") -> bq.Figure:
+    """A bqplot figure with room for axis labels."""
+    return bq.Figure(
+        title=title,
+        marks=marks,
+        axes=axes,
+        fig_margin={"top": 40, "bottom": 50, "left": 60, "right": 20},
+        layout=W.Layout(width=width, height=height),
+        padding_x=0,
+        padding_y=0,
+    )
+
+
+def colorbar(cmap: str, lo: float, hi: float, caption: str = "") -> str:
+    """HTML for a horizontal colour bar with its range."""
+    bar = (
+        f'<div style="height:10px;width:220px;background:{css_gradient(cmap)};'
+        'border:1px solid #888"></div>'
+    )
+    return (
+        '<div style="display:flex;align-items:center;gap:6px;font-size:12px">'
+        f"<span>{lo:.3g}</span>{bar}<span>{hi:.3g}</span>"
+        f'<span style="opacity:.75">{html.escape(caption)}</span></div>'
+    )
+
+
+def stats_html(s: dict) -> str:
+    """One line of summary statistics, with NaN / Inf flagged."""
+    parts = [f"shape {s['shape']}"]
+    for key in ("min", "max", "mean", "std"):
+        parts.append(f"{key} {s[key]:.4g}")
+    text = " \u00b7 ".join(parts)
+    if s["nan"] or s["inf"]:
+        text += (
+            f' \u00b7 <b style="color:#d0021b">\u26a0 {s["nan"]} NaN, {s["inf"]} Inf'
+            " (shown in magenta)</b>"
+        )
+    return f'<div style="font-size:12px">{text}</div>'
+
+
+class PicturePanel:
+    """A bqplot ``Image`` mark showing a :class:`Matrix` as a colour-mapped PNG.
+
+    The picture is never bigger than :data:`nnwidgets.display.MAX_PICTURE` cells.
+    """
+
+    def __init__(self, title: str, width: str = "420px", height: str = "360px"):
+        self.x_scale = bq.LinearScale(min=0, max=1)
+        self.y_scale = bq.LinearScale(min=0, max=1, reverse=True)
+        self.x_axis = bq.Axis(scale=self.x_scale, label="", num_ticks=5, tick_format="d")
+        self.y_axis = bq.Axis(
+            scale=self.y_scale, label="", orientation="vertical", num_ticks=5, tick_format="d"
+        )
+        self.mark = bq.Image(
+            image=W.Image(value=encode_png(np.zeros((1, 1, 3), np.uint8)), format="png"),
+            scales={"x": self.x_scale, "y": self.y_scale},
+        )
+        self.figure = figure(title, [self.mark], [self.x_axis, self.y_axis], width, height)
+        self.bar = W.HTML()
+        self.png_bytes = 0
+
+    def show(self, m: Matrix, cmap: str, symmetric: bool = False, caption: str = "") -> None:
+        """Draw ``m``; the colour range covers its finite values."""
+        lo, hi = finite_range(m.values, symmetric=symmetric)
+        rgb = to_rgb(m.values, lo, hi, cmap)
+        if m.gap is not None:
+            rgb[m.gap] = GAP_COLOR
+        png = encode_png(rgb)
+        self.png_bytes = len(png)
+        h, w = m.values.shape
+        old = self.mark.image
+        with self.mark.hold_sync():
+            self.mark.image = W.Image(value=png, format="png")
+            self.mark.x, self.mark.y = (0, w), (h, 0)
+        with self.x_scale.hold_sync():
+            self.x_scale.min, self.x_scale.max = 0.0, float(w)
+        with self.y_scale.hold_sync():
+            self.y_scale.min, self.y_scale.max = 0.0, float(h)
+        self.x_axis.label, self.y_axis.label = m.x_label, m.y_label
+        old.close()
+        self.bar.value = colorbar(cmap, lo, hi, " ".join(x for x in (caption, m.note) if x))
+
+
+class BarPanel:
+    """A bar chart for short vectors that becomes a min/max line for long ones."""
+
+    MAX_BARS = 128
+
+    def __init__(self, title: str, x_label: str, y_label: str, width="420px", height="260px"):
+        self.x_scale, self.y_scale = bq.LinearScale(), bq.LinearScale()
+        scales = {"x": self.x_scale, "y": self.y_scale}
+        self.bars = bq.Bars(x=[0.0], y=[0.0], scales=scales, padding=0.1, colors=["#4c78a8"])
+        self.line = bq.Lines(x=[0.0], y=[0.0], scales=scales, colors=["#4c78a8"], visible=False)
+        axes = [
+            bq.Axis(scale=self.x_scale, label=x_label, num_ticks=6),
+            bq.Axis(scale=self.y_scale, label=y_label, orientation="vertical", num_ticks=5),
+        ]
+        self.figure = figure(title, [self.bars, self.line], axes, width, height)
+
+    def show(self, x: np.ndarray, y: np.ndarray) -> None:
+        """Draw ``y`` over ``x``; NaN and Inf are drawn as zero (the stats flag them)."""
+        from ..imaging import decimate_minmax
+
+        x = np.asarray(x, dtype=np.float64)
+        y = np.where(np.isfinite(y), y, 0.0).astype(np.float64)
+        if len(y) <= self.MAX_BARS:
+            with self.bars.hold_sync():
+                self.bars.x, self.bars.y, self.bars.visible = x, y, True
+            self.line.visible = False
+        else:
+            idx, yy = decimate_minmax(y, 1000)
+            with self.line.hold_sync():
+                self.line.x, self.line.y, self.line.visible = x[idx], yy, True
+            self.bars.visible = False
+
+
+def status_html(text: str, error: bool = False) -> str:
+    color = "#d0021b" if error else "inherit"
+    return f'<div style="font-size:12px;color:{color}">{html.escape(text)}</div>'

@@ -1,0 +1,201 @@
+"""Live training curves: a thin Keras callback feeding a store that a plot draws."""
+
+from __future__ import annotations
+
+import math
+import time
+
+import bqplot as bq
+import ipywidgets as W
+import numpy as np
+
+from ..imaging import decimate_minmax
+from .panels import figure, status_html
+
+COLORS = {"train": "#4c78a8", "val": "#f58518"}
+
+
+class MetricStore:
+    """Every logged value, by series name (``loss``, ``val_loss``, ``batch/loss`` ...).
+
+    Nothing is dropped; views read decimated copies.
+
+    >>> s = MetricStore(); s.add("loss", 1, 0.5); s.series("loss")
+    (array([1.]), array([0.5]))
+    """
+
+    def __init__(self):
+        self._data: dict[str, tuple[list, list]] = {}
+
+    def add(self, name: str, step: float, value: float) -> None:
+        xs, ys = self._data.setdefault(name, ([], []))
+        xs.append(float(step))
+        ys.append(float(value))
+
+    def names(self) -> list[str]:
+        return list(self._data)
+
+    def series(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        xs, ys = self._data.get(name, ([], []))
+        return np.asarray(xs, dtype=np.float64), np.asarray(ys, dtype=np.float64)
+
+    def __len__(self) -> int:
+        return sum(len(xs) for xs, _ in self._data.values())
+
+
+def _make_callback(plot):
+    import keras
+
+    class LiveCallback(keras.callbacks.Callback):
+        """Turns Keras logs into :class:`LiveTrainingPlot` records; nothing more."""
+
+        def on_train_begin(self, logs=None):
+            plot.begin(self.params)
+
+        def on_epoch_begin(self, epoch, logs=None):
+            plot.epoch = epoch
+
+        def on_train_batch_end(self, batch, logs=None):
+            plot.record_batch(logs or {})
+
+        def on_epoch_end(self, epoch, logs=None):
+            plot.record_epoch(epoch, logs or {})
+
+        def on_train_end(self, logs=None):
+            plot.end()
+
+    return LiveCallback()
+
+
+class LiveTrainingPlot(W.VBox):
+    """Loss and every metric, training and validation, drawn live while ``fit`` runs.
+
+    Batch-level values are drawn as thin lines, epoch values as points, validation in
+    a second colour. Browser updates are throttled by wall-clock time and each series
+    is decimated (keeping minima and maxima) to ``max_points``. With a ``state``, the
+    weight and activation views are refreshed at every epoch end.
+
+    >>> plot = LiveTrainingPlot(state)  # doctest: +SKIP
+    >>> model.fit(x, y, epochs=5, callbacks=[plot.callback])  # doctest: +SKIP
+    """
+
+    def __init__(self, state=None, max_points: int = 2000, interval: float = 0.25, **kwargs):
+        self.state = state
+        self.store = MetricStore()
+        self.max_points = max_points
+        self.interval = interval
+        self.epoch = 0
+        self.step = 0
+        self.sent_points = 0
+        self._params: dict = {}
+        self._last_flush = 0.0
+        self._t0 = time.perf_counter()
+        self._figures: dict[str, tuple] = {}
+        self.status = W.HTML(status_html("waiting for model.fit(..., callbacks=[plot.callback])"))
+        self.row = W.HBox(layout=W.Layout(flex_flow="row wrap"))
+        super().__init__([self.status, self.row], **kwargs)
+        self.add_class("nnw-training")
+        self.callback = _make_callback(self)
+
+    # -- records (called from the callback) ---------------------------------
+    def begin(self, params: dict) -> None:
+        self._params = dict(params or {})
+        self._t0 = time.perf_counter()
+        self.status.value = status_html("training started")
+
+    def record_batch(self, logs: dict) -> None:
+        self.step += 1
+        for key, value in logs.items():
+            self._add(f"batch/{key}", self.step, value)
+        now = time.perf_counter()
+        if now - self._last_flush >= self.interval:
+            self.flush()
+
+    def record_epoch(self, epoch: int, logs: dict) -> None:
+        for key, value in logs.items():
+            self._add(key, self.step, value)
+        self.flush()
+        if self.state is not None:
+            self.state.refresh()
+
+    def end(self) -> None:
+        self.flush()
+        self.status.value = status_html(self._progress("done"))
+
+    def _add(self, key: str, step: int, value) -> None:
+        try:
+            value = float(value)
+        except (TypeError, ValueError):
+            return
+        self.store.add(key, step, value)
+        if not math.isfinite(value):
+            self._bad = f"\u26a0 {key} is {value} at step {step}"
+
+    _bad = ""
+
+    # -- drawing -----------------------------------------------------------
+    def flush(self) -> None:
+        """Send what the store holds (decimated) to the browser."""
+        self._last_flush = time.perf_counter()
+        for metric in self._metrics():
+            self._draw_metric(metric)
+        text = self._progress("training")
+        self.status.value = status_html(f"{text}  {self._bad}", error=bool(self._bad))
+
+    def _metrics(self) -> list[str]:
+        names = []
+        for name in self.store.names():
+            base = name.split("/", 1)[-1].removeprefix("val_")
+            if base not in names:
+                names.append(base)
+        return names
+
+    def _progress(self, what: str) -> str:
+        epochs = self._params.get("epochs", "?")
+        elapsed = time.perf_counter() - self._t0
+        dot = " \u00b7 "
+        return f"{what}: epoch {self.epoch + 1}/{epochs}{dot}step {self.step}{dot}{elapsed:.1f} s"
+
+    def _draw_metric(self, metric: str) -> None:
+        marks = self._figures.get(metric) or self._new_figure(metric)
+        series = {
+            "train_batch": f"batch/{metric}",
+            "train": metric,
+            "val_batch": f"batch/val_{metric}",
+            "val": f"val_{metric}",
+        }
+        for key, mark in marks.items():
+            x, y = self.store.series(series[key])
+            if len(x) > self.max_points:
+                idx, y = decimate_minmax(y, self.max_points)
+                x = x[idx]
+            if len(x) == len(mark.x) and (len(x) == 0 or x[-1] == mark.x[-1]):
+                continue
+            self.sent_points += len(x)
+            with mark.hold_sync():
+                mark.x, mark.y = x, y
+
+    def _new_figure(self, metric: str) -> dict:
+        xs, ys = bq.LinearScale(), bq.LinearScale()
+        sc = {"x": xs, "y": ys}
+
+        def line(color, label, **kw):
+            return bq.Lines(x=[], y=[], scales=sc, colors=[color], labels=[label], **kw)
+
+        marks = {
+            "train_batch": line(COLORS["train"], "train (batch)", opacities=[0.45]),
+            "val_batch": line(COLORS["val"], "val (batch)", opacities=[0.45]),
+            "train": line(COLORS["train"], "train (epoch)", marker="circle", stroke_width=2.5),
+            "val": line(COLORS["val"], "validation (epoch)", marker="circle", stroke_width=2.5),
+        }
+        axes = [
+            bq.Axis(scale=xs, label="step (batches)", num_ticks=6),
+            bq.Axis(scale=ys, label=metric, orientation="vertical", num_ticks=5),
+        ]
+        fig = figure(metric, list(marks.values()), axes, width="440px", height="300px")
+        fig.legend_location = "top-right"
+        for mark in marks.values():
+            mark.display_legend = True
+        self._figures[metric] = marks
+        self.row.children = (*self.row.children, fig)
+        return marks
