@@ -130,6 +130,8 @@ def run_recording(model, inputs, record: dict, prefix: str = ""):
 
         return call
 
+    if not prefix:
+        inputs = cast_inputs(model, inputs)
     if graph is None:
         out = _call_layer(model, (inputs,), {})
         return out
@@ -137,6 +139,17 @@ def run_recording(model, inputs, record: dict, prefix: str = ""):
         inputs = [inputs]
     out = graph._run_through_graph(inputs, operation_fn=op_fn)
     return out[0] if isinstance(out, (list, tuple)) and len(out) == 1 else out
+
+
+def cast_inputs(model, inputs):
+    """Cast numpy inputs to the dtypes the model's inputs declare (as ``model(x)`` does)."""
+    try:
+        dtypes = [str(t.dtype) for t in model.inputs]
+    except (AttributeError, ValueError):
+        return inputs
+    if isinstance(inputs, list):
+        return [np.asarray(a, dtype=d) for a, d in zip(inputs, dtypes, strict=False)]
+    return np.asarray(inputs, dtype=dtypes[0]) if dtypes else inputs
 
 
 def first_output(out) -> tuple[np.ndarray, int]:

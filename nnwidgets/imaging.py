@@ -135,18 +135,16 @@ def decimate_minmax(y: np.ndarray, max_points: int = 2000) -> tuple[np.ndarray, 
     n = y.size
     if n <= max_points:
         return np.arange(n), y
-    buckets = max(max_points // 2, 1)
-    edges = np.linspace(0, n, buckets + 1).astype(int)
-    idx = []
-    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
-        seg = y[lo:hi]
-        with np.errstate(all="ignore"):
-            safe = np.where(np.isnan(seg), np.inf, seg)
-            i_min = int(np.argmin(safe))
-            safe = np.where(np.isnan(seg), -np.inf, seg)
-            i_max = int(np.argmax(safe))
-        idx.extend(sorted({lo + i_min, lo + i_max}))
-    idx = np.asarray(idx)
+    k = -(-n // max(max_points // 2, 1))
+    rows = -(-n // k)
+    padded = np.full(rows * k, np.nan)
+    padded[:n] = y
+    padded = padded.reshape(rows, k)
+    lows = np.where(np.isnan(padded), np.inf, padded).argmin(axis=1)
+    highs = np.where(np.isnan(padded), -np.inf, padded).argmax(axis=1)
+    base = np.arange(rows) * k
+    idx = np.unique(np.concatenate([base + lows, base + highs]))
+    idx = idx[idx < n]
     return idx, y[idx]
 
 

@@ -25,22 +25,29 @@ class MetricStore:
     """
 
     def __init__(self):
-        self._data: dict[str, tuple[list, list]] = {}
+        self._data: dict[str, list] = {}  # name -> [xs, ys, count], grown by doubling
 
     def add(self, name: str, step: float, value: float) -> None:
-        xs, ys = self._data.setdefault(name, ([], []))
-        xs.append(float(step))
-        ys.append(float(value))
+        entry = self._data.get(name)
+        if entry is None:
+            entry = self._data[name] = [np.empty(64), np.empty(64), 0]
+        xs, ys, n = entry
+        if n == len(xs):
+            entry[0] = xs = np.concatenate([xs, np.empty(n)])
+            entry[1] = ys = np.concatenate([ys, np.empty(n)])
+        xs[n], ys[n] = step, value
+        entry[2] = n + 1
 
     def names(self) -> list[str]:
         return list(self._data)
 
     def series(self, name: str) -> tuple[np.ndarray, np.ndarray]:
-        xs, ys = self._data.get(name, ([], []))
-        return np.asarray(xs, dtype=np.float64), np.asarray(ys, dtype=np.float64)
+        """Copies of the steps and values of one series (empty if unknown)."""
+        xs, ys, n = self._data.get(name, (np.empty(0), np.empty(0), 0))
+        return xs[:n].copy(), ys[:n].copy()
 
     def __len__(self) -> int:
-        return sum(len(xs) for xs, _ in self._data.values())
+        return sum(entry[2] for entry in self._data.values())
 
 
 def _make_callback(plot):

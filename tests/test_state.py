@@ -1,0 +1,147 @@
+"""ModelState: selection, validation, caching and bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from traitlets import TraitError
+
+import nnwidgets as nw
+
+
+@pytest.fixture
+def state(digits):
+    x, y = digits
+    return nw.ModelState(nw.datasets.demo_model(), inputs=x[:10], labels=y[:10])
+
+
+def test_layer_names_in_graph_order(state):
+    assert state.layer_names == ("conv1", "conv2", "pool", "flatten", "dense", "dropout", "probs")
+    assert state.layer == "conv1"  # the first layer with weights
+
+
+def test_unknown_layer_raises_and_keeps_state(state):
+    state.layer = "dense"
+    with pytest.raises(TraitError, match=r"ModelState.layer must be one of .*'conv1'.*'nope'"):
+        state.layer = "nope"
+    assert state.layer == "dense"
+
+
+def test_input_index_out_of_range(state):
+    state.input_index = 3
+    with pytest.raises(TraitError, match=r"input_index must be in range 0..9"):
+        state.input_index = 10
+    with pytest.raises(TraitError):
+        state.input_index = -1
+    assert state.input_index == 3
+
+
+def test_layer_names_is_read_only(state):
+    with pytest.raises(TraitError):
+        state.layer_names = ("x",)
+
+
+def test_layer_switch_costs_no_forward_pass(state, monkeypatch):
+    state.activation()
+    calls = []
+    from nnwidgets import graph
+
+    original = graph.run_recording
+    monkeypatch.setattr(
+        graph, "run_recording", lambda *a, **k: calls.append(1) or original(*a, **k)
+    )
+    for name in state.layer_names:
+        state.layer = name
+        state.activation()
+    assert calls == []
+    state.input_index = 4
+    state.activation()
+    assert calls == [1]
+
+
+def test_activation_matches_a_sub_model(state):
+    import keras
+
+    state.input_index = 2
+    model = state.model
+    sub = keras.Model(model.inputs, model.get_layer("conv2").output)
+    expected = np.asarray(sub(state.inputs[2:3]))[0]
+    np.testing.assert_allclose(state.activation("conv2"), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_refresh_sees_new_weights(state):
+    before = state.activation("probs").copy()
+    version = state.version
+    layer = state.model.get_layer("probs")
+    layer.set_weights([w * 0 for w in layer.get_weights()])
+    state.refresh()
+    assert state.version == version + 1
+    np.testing.assert_allclose(state.activation("probs"), np.full(10, 0.1), atol=1e-6)
+    assert not np.allclose(before, 0.1)
+
+
+def test_not_a_model():
+    with pytest.raises(TypeError, match="needs a keras.Model, got str"):
+        nw.ModelState("resnet")
+    with pytest.raises(TypeError, match="keras.Model"):
+        nw.ModelState(np.zeros(3))
+
+
+@pytest.mark.parametrize(
+    "inputs, error, match",
+    [
+        (np.zeros((4, 5, 5, 1)), ValueError, "cannot take inputs of shape"),
+        (np.zeros((0, 8, 8, 1)), ValueError, "empty"),
+        (np.array(["a", "b"]), TypeError, "numeric"),
+        ([[1, 2], [3]], ValueError, "could not be turned into an array"),
+        (np.float32(3.0), ValueError, "batch axis"),
+    ],
+)
+def test_bad_inputs_name_the_problem(inputs, error, match, digits):
+    with pytest.raises(error, match=match):
+        nw.ModelState(nw.datasets.demo_model(), inputs=inputs)
+
+
+def test_bad_data_keeps_previous_data(state):
+    before = state.inputs
+    state.input_index = 5
+    with pytest.raises(ValueError):
+        state.set_data(np.zeros((3, 4)))
+    with pytest.raises(ValueError, match="one entry per input"):
+        state.set_data(before, labels=np.zeros(3))
+    assert state.inputs is before and state.input_index == 5
+
+
+def test_lists_and_integer_images_are_accepted(digits):
+    x, y = digits
+    ints = (x[:4] * 16).astype("uint8")
+    state = nw.ModelState(nw.datasets.demo_model(), inputs=ints.tolist(), labels=list(y[:4]))
+    assert state.n_inputs == 4 and state.activation("probs").shape == (10,)
+
+
+def test_nan_inputs_are_carried_not_crashed(digits):
+    x, _ = digits
+    bad = x[:3].copy()
+    bad[1, 2, 2, 0] = np.nan
+    state = nw.ModelState(nw.datasets.demo_model(), inputs=bad)
+    state.input_index = 1
+    assert np.isnan(state.activation("probs")).all()
+
+
+def test_unbuilt_sequential_without_inputs_lists_layers():
+    import keras
+
+    model = keras.Sequential([keras.layers.Dense(3, name="a"), keras.layers.Dense(2, name="b")])
+    state = nw.ModelState(model)
+    assert state.layer_names == ("a", "b")
+    with pytest.raises(ValueError, match="no inputs"):
+        state.activation()
+    state.set_data(np.ones((2, 5)))
+    assert state.activation("b").shape == (2,)
+
+
+def test_labels_without_inputs():
+    import keras
+
+    with pytest.raises(ValueError, match="labels were given without inputs"):
+        nw.ModelState(keras.Sequential([keras.layers.Dense(1)]), labels=[1])

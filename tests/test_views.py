@@ -1,0 +1,167 @@
+"""Widgets built in pytest: select every layer and several inputs, check what is drawn."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import nnwidgets as nw
+from nnwidgets.testing import recording_comms
+
+
+def _drawn_png(panel) -> bytes:
+    return bytes(panel.mark.image.value)
+
+
+def _visible(widget) -> bool:
+    return widget.layout.display != "none"
+
+
+def _check_weights(view, state):
+    info = state.layer_info()
+    if not info.layer.weights:
+        assert "has no weights" in view.message.value and not _visible(view.body)
+        return
+    assert _visible(view.body) and view.message.value == ""
+    assert view.panel.figure.title.startswith(info.name)
+    w = np.asarray(info.layer.weights[view.picker.value].numpy())
+    assert view.hist.bars.y.sum() == np.isfinite(w).sum()
+    assert _drawn_png(view.panel).startswith(b"\x89PNG")
+
+
+def _check_activations(view, state):
+    a = state.activation()
+    title = view.panel.figure.title if a.ndim >= 2 else view.vector.figure.title
+    assert title.startswith(f"{state.layer}: output {tuple(a.shape)}")
+    if a.ndim <= 1:
+        assert _visible(view.vector.figure) and not _visible(view.panel.figure)
+        drawn = view.vector.bars.y if view.vector.bars.visible else view.vector.line.y
+        assert len(drawn) == a.size if a.size <= 128 else len(drawn) <= 1000
+    else:
+        assert _visible(view.panel.figure) and _drawn_png(view.panel).startswith(b"\x89PNG")
+
+
+def test_every_layer_and_several_inputs_of_every_model(model_and_inputs):
+    model, x = model_and_inputs
+    app = nw.explore(model, x)
+    state = app.state
+    for index in (0, state.n_inputs - 1, 1):
+        state.input_index = index
+        for name in state.layer_names:
+            app.layers.select.value = name  # as a click in the picker
+            assert state.layer == name
+            _check_weights(app.weights, state)
+            _check_activations(app.activations, state)
+
+
+def test_mobilenet_every_layer_bounded(mobilenet):
+    model, x = mobilenet
+    with recording_comms() as log:
+        app = nw.explore(model, x)
+        state = app.state
+        largest = 0
+        for name in state.layer_names:
+            mark = len(log)
+            state.layer = name
+            largest = max(largest, log.bytes(mark))
+        mark = len(log)
+        state.input_index = 1
+        input_bytes = log.bytes(mark)
+    assert 0 < largest < 600_000, largest
+    assert 0 < input_bytes < 600_000, input_bytes
+
+
+def test_picture_changes_with_layer_and_input(digits):
+    x, y = digits
+    app = nw.explore(nw.datasets.demo_model(), x[:20], y[:20])
+    state = app.state
+    first_w, first_a = _drawn_png(app.weights.panel), _drawn_png(app.activations.panel)
+    state.layer = "conv2"
+    assert _drawn_png(app.weights.panel) != first_w
+    second_a = _drawn_png(app.activations.panel)
+    assert second_a != first_a
+    app.input.next.click()
+    assert state.input_index == 1 and app.input.slider.value == 1
+    assert _drawn_png(app.activations.panel) != second_a
+    assert "label: <b>" in app.input.caption.value and "predicted" in app.input.caption.value
+
+
+def test_state_moves_the_pickers(digits):
+    x, y = digits
+    state = nw.ModelState(nw.datasets.demo_model(), x[:5], y[:5])
+    layers, inputs = nw.LayerPicker(state), nw.InputPicker(state)
+    state.layer = "dense"
+    state.input_index = 4
+    assert layers.select.value == "dense" and inputs.slider.value == 4
+    labels = [label for label, _ in layers.select.options]
+    assert any("conv1 \u00b7 Conv2D \u00b7 (N, 8, 8, 16) \u00b7 160 params" in t for t in labels)
+    assert layers.select.description == "Layer"
+
+
+def test_messages_per_switch_are_batched(digits):
+    x, y = digits
+    with recording_comms() as log:
+        app = nw.explore(nw.datasets.demo_model(), x[:5], y[:5])
+        mark = len(log)
+        app.state.layer = "dense"
+        sent = log[mark:]
+    # every update message carries one widget's batched changes
+    updates = [m for m in sent if m[0] == "send" and m[2].get("method") == "update"]
+    per_widget = {}
+    for _, comm_id, data, _ in updates:
+        per_widget.setdefault(comm_id, []).append(data["state"])
+    assert updates and max(len(v) for v in per_widget.values()) <= 4
+
+
+def test_weight_variable_picker_shows_bias(digits):
+    x, _ = digits
+    state = nw.ModelState(nw.datasets.demo_model(), x[:3])
+    view = nw.WeightHeatmap(state)
+    state.layer = "dense"
+    assert [label for label, _ in view.picker.options] == ["kernel", "bias"]
+    assert view.picker.value == 0 and "kernel (512, 64)" in view.panel.figure.title
+    view.picker.value = 1
+    assert "bias (64,)" in view.panel.figure.title
+
+
+def test_nan_weights_are_flagged(digits):
+    x, _ = digits
+    model = nw.datasets.demo_model()
+    kernel, bias = model.get_layer("probs").get_weights()
+    kernel[0, 0], kernel[1, 1] = np.nan, np.inf
+    model.get_layer("probs").set_weights([kernel, bias])
+    state = nw.ModelState(model, x[:3])
+    view = nw.WeightHeatmap(state)
+    acts = nw.ActivationExplorer(state)
+    state.layer = "probs"
+    assert "1 NaN, 1 Inf" in view.stats.value
+    assert "NaN" in acts.stats.value  # the NaN flows into the output and is flagged
+
+
+def test_per_channel_toggle_redraws(digits):
+    x, _ = digits
+    state = nw.ModelState(nw.datasets.demo_model(), x[:3])
+    view = nw.ActivationExplorer(state)
+    before = _drawn_png(view.panel)
+    view.per_channel.value = False
+    assert _drawn_png(view.panel) != before
+    assert "each channel" not in view.panel.bar.value
+
+
+@pytest.mark.parametrize("kind", ["tokens", "vector"])
+def test_input_picker_non_images(kind):
+    import keras
+
+    if kind == "tokens":
+        model = keras.Sequential(
+            [keras.Input((6,), dtype="int32"), keras.layers.Embedding(9, 2), keras.layers.Flatten()]
+        )
+        x = np.arange(12).reshape(2, 6) % 9
+    else:
+        model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(2)])
+        x = np.ones((2, 5), "float32")
+    picker = nw.InputPicker(nw.ModelState(model, x))
+    if kind == "tokens":
+        assert "0 1 2 3 4 5" in picker.text.value and picker.image.layout.display == "none"
+    else:
+        assert bytes(picker.image.value).startswith(b"\x89PNG")
