@@ -108,7 +108,7 @@ def _call_layer(layer, args, kwargs):
     return layer(*args, **kwargs)
 
 
-def run_recording(model, inputs, record: dict, prefix: str = ""):
+def run_recording(model, inputs, record: dict, prefix: str = "", cast: bool = True):
     """Run ``model`` on ``inputs`` eagerly, storing every layer's output in ``record``.
 
     Keys are the names from :func:`layer_table`. Nested models are entered, so their
@@ -130,7 +130,7 @@ def run_recording(model, inputs, record: dict, prefix: str = ""):
 
         return call
 
-    if not prefix:
+    if cast and not prefix:
         inputs = cast_inputs(model, inputs)
     if graph is None:
         out = _call_layer(model, (inputs,), {})
@@ -139,6 +139,49 @@ def run_recording(model, inputs, record: dict, prefix: str = ""):
         inputs = [inputs]
     out = graph._run_through_graph(inputs, operation_fn=op_fn)
     return out[0] if isinstance(out, (list, tuple)) and len(out) == 1 else out
+
+
+class Recorder:
+    """Runs a model on one batch and returns ``(record, output)``: every layer's output
+    by name, and the model's output.
+
+    On the TensorFlow backend the recording pass is compiled once with ``tf.function``
+    (a few seconds for MobileNetV2, then several times faster than an eager
+    ``model(x)``); anything that cannot be compiled runs eagerly instead.
+    """
+
+    def __init__(self, model, compile: bool = True):
+        self.model = model
+        self.compiled = None
+        self._try_compile = compile
+
+    def __call__(self, inputs) -> tuple[dict, object]:
+        inputs = cast_inputs(self.model, inputs)
+        if self._try_compile:
+            self._try_compile = False
+            self.compiled = self._compile()
+        if self.compiled is None:
+            return self._eager(inputs)
+        try:
+            return self.compiled(inputs)
+        except Exception:  # noqa: BLE001 - bad data fails eagerly too, and is raised there
+            result = self._eager(inputs)
+            self.compiled = None  # the model runs, but not compiled: stay eager
+            return result
+
+    def _eager(self, inputs):
+        record: dict = {}
+        out = run_recording(self.model, inputs, record, cast=False)
+        return record, out
+
+    def _compile(self):
+        import keras
+
+        if keras.backend.backend() != "tensorflow":
+            return None
+        import tensorflow as tf
+
+        return tf.function(self._eager, reduce_retracing=True)
 
 
 def cast_inputs(model, inputs):

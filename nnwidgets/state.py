@@ -70,6 +70,7 @@ class ModelState(HasTraits):
         self._labels = None
         self._lock = threading.RLock()
         self._cache: OrderedDict = OrderedDict()
+        self._recorder = _graph.Recorder(model)
         if inputs is not None:
             self.set_data(inputs, labels)
         elif labels is not None:
@@ -107,8 +108,7 @@ class ModelState(HasTraits):
         y = _data.as_labels(labels, _data.n_samples(x))
         _graph.ensure_built(self._model, _data.sample_shape(x))
         try:
-            record: dict = {}
-            out = _graph.run_recording(self._model, _data.take(x, 0), record)
+            record, out = self._recorder(_data.take(x, 0))
         except Exception as err:  # noqa: BLE001 - any Keras error means a shape mismatch
             raise ValueError(
                 f"the model cannot take inputs of shape {_data.describe(x)}: {err}"
@@ -116,10 +116,10 @@ class ModelState(HasTraits):
         with self._lock, self.hold_trait_notifications():
             self._inputs, self._labels = x, y
             self._cache.clear()
-            self._store((self.version, 0), record, out)
             if self.input_index >= self.n_inputs:
                 self.input_index = 0
             self._bump()
+            self._store((self.version, 0), record, out)
 
     # -- traits ------------------------------------------------------------
     def _set_layers(self) -> None:
@@ -198,8 +198,7 @@ class ModelState(HasTraits):
             if key in self._cache:
                 self._cache.move_to_end(key)
                 return self._cache[key]
-            record: dict = {}
-            out = _graph.run_recording(self._model, _data.take(self._inputs, index), record)
+            record, out = self._recorder(_data.take(self._inputs, index))
             return self._store(key, record, out)
 
     def _store(self, key, record, out) -> dict:
