@@ -36,21 +36,23 @@ def stats(a: np.ndarray) -> dict:
     1
     """
     a = np.asarray(a)
-    flat = a.astype(np.float64, copy=False).ravel()
-    finite = flat[np.isfinite(flat)]
+    flat = a.ravel() if a.dtype.kind == "f" else a.astype(np.float64).ravel()
+    ok = np.isfinite(flat)
+    finite = flat if ok.all() else flat[ok]
+    nan = int(np.isnan(flat).sum()) if finite.size < flat.size else 0
     out = {
         "shape": tuple(a.shape),
         "size": int(a.size),
-        "nan": int(np.isnan(flat).sum()),
-        "inf": int(np.isinf(flat).sum()),
+        "nan": nan,
+        "inf": int(flat.size - finite.size - nan),
     }
     if finite.size:
         out.update(
             min=float(finite.min()),
             max=float(finite.max()),
-            mean=float(finite.mean()),
-            std=float(finite.std()),
-            zeros=float(np.mean(finite == 0)),
+            mean=float(finite.mean(dtype=np.float64)),
+            std=float(finite.std(dtype=np.float64)),
+            zeros=float(np.count_nonzero(finite == 0) / finite.size),
         )
     else:
         out.update(min=math.nan, max=math.nan, mean=math.nan, std=math.nan, zeros=math.nan)
@@ -59,8 +61,9 @@ def stats(a: np.ndarray) -> dict:
 
 def histogram(a: np.ndarray, bins: int = 40) -> tuple[np.ndarray, np.ndarray]:
     """Bin centres and counts over the finite values of ``a``."""
-    flat = np.asarray(a, dtype=np.float64).ravel()
-    flat = flat[np.isfinite(flat)]
+    flat = np.asarray(a).ravel()
+    ok = np.isfinite(flat)
+    flat = flat if ok.all() else flat[ok]
     if flat.size == 0:
         return np.zeros(0), np.zeros(0)
     lo, hi = float(flat.min()), float(flat.max())

@@ -108,7 +108,7 @@ def block_reduce(a: np.ndarray, max_shape: tuple[int, int], how: str = "mean") -
         return a
     fy, fx = max(fy, 1), max(fx, 1)
     h, w = -(-a.shape[0] // fy) * fy, -(-a.shape[1] // fx) * fx
-    padded = np.full((h, w), np.nan, dtype=np.float64)
+    padded = np.full((h, w), np.nan, dtype=np.float32 if a.dtype == np.float32 else np.float64)
     padded[: a.shape[0], : a.shape[1]] = a
     blocks = padded.reshape(h // fy, fy, w // fx, fx).transpose(0, 2, 1, 3)
     blocks = blocks.reshape(h // fy, w // fx, fy * fx)
@@ -181,7 +181,7 @@ def encode_png(rgb: np.ndarray) -> bytes:
     return (
         b"\x89PNG\r\n\x1a\n"
         + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(raw, 6))
+        + chunk(b"IDAT", zlib.compress(raw, 1))
         + chunk(b"IEND", b"")
     )
 
