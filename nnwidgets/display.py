@@ -27,6 +27,16 @@ class Matrix:
     y_label: str = ""
     note: str = ""
     gap: np.ndarray | None = field(default=None, repr=False)
+    #: ``(width, height)`` in axis units (default: the array's shape); tiles of a grid
+    #: span one unit each, so the axes count channels, not pixels
+    extent: tuple[float, float] | None = None
+    #: False for pictures whose axes mean nothing (a grid of channel maps)
+    axes: bool = True
+
+    @property
+    def size(self) -> tuple[float, float]:
+        """``(width, height)`` in axis units."""
+        return self.extent or (self.values.shape[1], self.values.shape[0])
 
 
 def stats(a: np.ndarray) -> dict:
@@ -104,7 +114,7 @@ def fit(m: Matrix, how: str = "mean") -> Matrix:
     if m.gap is not None:
         gap = block_reduce(m.gap.astype(np.float64), MAX_PICTURE) > 0.5
     note = f"{m.note} shown at {small.shape[0]}\u00d7{small.shape[1]} of {h}\u00d7{w}".strip()
-    return Matrix(small, m.x_label, m.y_label, note, gap)
+    return Matrix(small, m.x_label, m.y_label, note, gap, m.size, m.axes)
 
 
 def weight_picture(w: np.ndarray, conv: bool = False) -> Matrix:
@@ -139,7 +149,8 @@ def _conv_picture(k: np.ndarray) -> Matrix:
     maps = k[:, :, :n_in, :n_out].transpose(2, 3, 0, 1).reshape(n_in * n_out, kh, kw)
     pic, gap = tile(maps, cols=n_out)
     label = f"output channel (each {kh}\u00d7{kw})"
-    return fit(Matrix(pic, label, "input channel", note, gap), how="absmax")
+    m = Matrix(pic, label, "input channel", note, gap, extent=(n_out, n_in))
+    return fit(m, how="absmax")
 
 
 def activation_picture(a: np.ndarray, per_channel: bool = True) -> Matrix | None:
@@ -167,8 +178,9 @@ def _channel_grid(a: np.ndarray, per_channel: bool) -> Matrix:
         maps = normalise_each(maps)
     cols = math.ceil(math.sqrt(n * h / max(w, 1)))
     pic, gap = tile(maps, cols=max(1, min(cols, n)))
-    note = f"first {n} of {c} channels" if n < c else f"{c} channels"
-    return fit(Matrix(pic, f"channel maps ({h}\u00d7{w})", "", note, gap))
+    shown = f"first {n} of {c} channels" if n < c else f"{c} channels"
+    note = f"{shown}, each {h}\u00d7{w}, in rows from the top left"
+    return fit(Matrix(pic, "", "", note, gap, axes=False))
 
 
 def normalise_each(maps: np.ndarray) -> np.ndarray:

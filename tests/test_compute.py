@@ -54,6 +54,7 @@ def test_conv_kernel_is_tiled_per_filter():
     m = D.weight_picture(k, conv=True)
     assert m.values.shape == (2 * 4 - 1, 4 * 4 - 1)
     assert m.gap is not None and m.gap.sum() > 0
+    assert m.size == (4, 2)  # axes count output and input channels, not pixels
     # the tile for input channel 1, output channel 2 is the kernel slice itself
     np.testing.assert_allclose(m.values[4:7, 8:11], k[:, :, 1, 2])
 
@@ -62,6 +63,7 @@ def test_big_weights_are_bounded():
     m = D.weight_picture(np.ones((4096, 2048)))
     assert m.values.shape[0] <= D.MAX_PICTURE[0] and m.values.shape[1] <= D.MAX_PICTURE[1]
     assert "of 4096" in m.note
+    assert m.size == (2048, 4096)  # axes still count the real units
 
 
 def test_dense_and_vector_weights():

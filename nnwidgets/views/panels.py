@@ -83,7 +83,7 @@ class PicturePanel:
             rgb[m.gap] = GAP_COLOR
         png = encode_png(rgb)
         self.png_bytes = len(png)
-        h, w = m.values.shape
+        w, h = m.size
         old = self.mark.image
         with self.mark.hold_sync():
             self.mark.image = W.Image(value=png, format="png")
@@ -93,6 +93,7 @@ class PicturePanel:
         with self.y_scale.hold_sync():
             self.y_scale.min, self.y_scale.max = 0.0, float(h)
         self.x_axis.label, self.y_axis.label = m.x_label, m.y_label
+        self.x_axis.visible = self.y_axis.visible = m.axes
         old.close()
         self.bar.value = colorbar(cmap, lo, hi, " ".join(x for x in (caption, m.note) if x))
 
