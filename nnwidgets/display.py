@@ -142,6 +142,8 @@ def _conv_picture(k: np.ndarray) -> Matrix:
     if kh * kw == 1:
         m = Matrix(k[0, 0], "output channel", "input channel", "1\u00d71 kernel")
         return fit(m, how="absmax")
+    if cin == 1:
+        return _filter_grid(k[:, :, 0, :])
     n_in, n_out = min(cin, 16), min(cout, 32)
     note = ""
     if (n_in, n_out) != (cin, cout):
@@ -151,6 +153,28 @@ def _conv_picture(k: np.ndarray) -> Matrix:
     label = f"output channel (each {kh}\u00d7{kw})"
     m = Matrix(pic, label, "input channel", note, gap, extent=(n_out, n_in))
     return fit(m, how="absmax")
+
+
+def _filter_grid(k: np.ndarray) -> Matrix:
+    """Filters of a one-channel input (``(kh, kw, cout)``) in a near-square grid."""
+    kh, kw, cout = k.shape
+    n = min(cout, MAX_TILES)
+    pic, gap = tile(k[:, :, :n].transpose(2, 0, 1), cols=grid_columns(n))
+    note = f"{n} of {cout} filters" if n < cout else f"{cout} filters"
+    return fit(Matrix(pic, "", "", f"{note}, each {kh}\u00d7{kw}", gap, axes=False), "absmax")
+
+
+def grid_columns(n: int) -> int:
+    """Columns for a near-square grid of ``n`` tiles, preferring no empty cells.
+
+    >>> grid_columns(32), grid_columns(16), grid_columns(7)
+    (8, 4, 3)
+    """
+    root = math.sqrt(n)
+    for cols in range(math.ceil(root), int(2 * root) + 1):
+        if n % cols == 0:
+            return cols
+    return math.ceil(root)
 
 
 def activation_picture(a: np.ndarray, per_channel: bool = True) -> Matrix | None:
@@ -176,8 +200,7 @@ def _channel_grid(a: np.ndarray, per_channel: bool) -> Matrix:
     maps = a[:, :, :n].transpose(2, 0, 1)
     if per_channel:
         maps = normalise_each(maps)
-    cols = math.ceil(math.sqrt(n * h / max(w, 1)))
-    pic, gap = tile(maps, cols=max(1, min(cols, n)))
+    pic, gap = tile(maps, cols=grid_columns(n))
     shown = f"first {n} of {c} channels" if n < c else f"{c} channels"
     note = f"{shown}, each {h}\u00d7{w}, in rows from the top left"
     return fit(Matrix(pic, "", "", note, gap, axes=False))

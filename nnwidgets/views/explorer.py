@@ -32,8 +32,13 @@ class Explorer(W.VBox):
             layout=W.Layout(width="380px", **_copy(card)),
         )
         views = [
-            W.VBox([_title("Weights"), self.weights], layout=W.Layout(**_copy(card))),
-            W.VBox([_title("Activations"), self.activations], layout=W.Layout(**_copy(card))),
+            W.VBox(
+                [_title("Weights"), self.weights], layout=W.Layout(width="460px", **_copy(card))
+            ),
+            W.VBox(
+                [_title("Activations"), self.activations],
+                layout=W.Layout(width="460px", **_copy(card)),
+            ),
         ]
         top = W.HBox([left, *views], layout=W.Layout(flex_flow="row wrap"))
         train = W.VBox([_title("Training"), self.training], layout=W.Layout(**_copy(card)))

@@ -12,6 +12,7 @@ from ..display import Matrix
 from ..imaging import css_gradient, encode_png, finite_range, to_rgb
 
 GAP_COLOR = (128, 128, 128)
+MARGIN = {"top": 48, "bottom": 50, "left": 60, "right": 20}
 
 
 def figure(title: str, marks, axes, width: str = "420px", height: str = "360px") -> bq.Figure:
@@ -20,7 +21,7 @@ def figure(title: str, marks, axes, width: str = "420px", height: str = "360px")
         title=title,
         marks=marks,
         axes=axes,
-        fig_margin={"top": 40, "bottom": 50, "left": 60, "right": 20},
+        fig_margin=MARGIN,
         layout=W.Layout(width=width, height=height),
         padding_x=0,
         padding_y=0,
@@ -72,6 +73,7 @@ class PicturePanel:
             scales={"x": self.x_scale, "y": self.y_scale},
         )
         self.figure = figure(title, [self.mark], [self.x_axis, self.y_axis], width, height)
+        self.width = int(width.removesuffix("px"))
         self.bar = W.HTML()
         self.png_bytes = 0
 
@@ -94,8 +96,16 @@ class PicturePanel:
             self.y_scale.min, self.y_scale.max = 0.0, float(h)
         self.x_axis.label, self.y_axis.label = m.x_label, m.y_label
         self.x_axis.visible = self.y_axis.visible = m.axes
+        self.figure.layout.height = f"{self._height_for(m)}px"
         old.close()
         self.bar.value = colorbar(cmap, lo, hi, " ".join(x for x in (caption, m.note) if x))
+
+    def _height_for(self, m: Matrix) -> int:
+        """A figure height that keeps picture cells about square (within bounds)."""
+        rows, cols = m.values.shape
+        plot_w = self.width - MARGIN["left"] - MARGIN["right"]
+        plot_h = min(max(plot_w * rows / max(cols, 1), 140), 420)
+        return int(plot_h + MARGIN["top"] + MARGIN["bottom"])
 
 
 class BarPanel:
@@ -104,13 +114,20 @@ class BarPanel:
     MAX_BARS = 128
 
     def __init__(self, title: str, x_label: str, y_label: str, width="420px", height="260px"):
-        self.x_scale, self.y_scale = bq.LinearScale(), bq.LinearScale()
+        self.x_scale = bq.LinearScale(allow_padding=False)
+        self.y_scale = bq.LinearScale(allow_padding=False)
+        self.y_from_zero = False
         scales = {"x": self.x_scale, "y": self.y_scale}
         self.bars = bq.Bars(x=[0.0], y=[0.0], scales=scales, padding=0.1, colors=["#4c78a8"])
         self.line = bq.Lines(x=[0.0], y=[0.0], scales=scales, colors=["#4c78a8"], visible=False)
         axes = [
-            bq.Axis(scale=self.x_scale, label=x_label, num_ticks=6),
-            bq.Axis(scale=self.y_scale, label=y_label, orientation="vertical", num_ticks=5),
+            bq.Axis(scale=self.x_scale, label=x_label, tick_format=".3~g"),
+            bq.Axis(
+                scale=self.y_scale,
+                label=y_label,
+                orientation="vertical",
+                tick_format=".3~g",
+            ),
         ]
         self.figure = figure(title, [self.bars, self.line], axes, width, height)
 
@@ -120,6 +137,8 @@ class BarPanel:
 
         x = np.asarray(x, dtype=np.float64)
         y = np.where(np.isfinite(y), y, 0.0).astype(np.float64)
+        if self.y_from_zero:
+            self.y_scale.min = 0.0
         if len(y) <= self.MAX_BARS:
             with self.bars.hold_sync():
                 self.bars.x, self.bars.y, self.bars.visible = x, y, True

@@ -26,8 +26,8 @@ class LayerPicker(W.VBox):
             options=self._options(),
             value=state.layer or None,
             description="Layer",
-            rows=rows,
-            layout=W.Layout(width="100%"),
+            rows=min(rows, max(len(state.layer_names), 2)),
+            layout=W.Layout(width="98%"),
             style={"description_width": "48px"},
         )
         self.select.add_class("nnw-layer-picker")

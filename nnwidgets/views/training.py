@@ -13,6 +13,12 @@ from ..imaging import decimate_minmax
 from .panels import figure, status_html
 
 COLORS = {"train": "#4c78a8", "val": "#f58518"}
+_LEGEND = (
+    '<div style="font-size:12px;display:flex;gap:16px">'
+    f'<span style="color:{COLORS["train"]};opacity:.6">\u2500\u2500 train (running mean per batch)</span>'
+    f'<span style="color:{COLORS["train"]}">\u25cf\u2500 train (epoch)</span>'
+    f'<span style="color:{COLORS["val"]}">\u25cf\u2500 validation (epoch)</span></div>'
+)
 
 
 class MetricStore:
@@ -100,7 +106,8 @@ class LiveTrainingPlot(W.VBox):
         self._figures: dict[str, tuple] = {}
         self.status = W.HTML(status_html("waiting for model.fit(..., callbacks=[plot.callback])"))
         self.row = W.HBox(layout=W.Layout(flex_flow="row wrap"))
-        super().__init__([self.status, self.row], **kwargs)
+        self.legend = W.HTML(_LEGEND)
+        super().__init__([self.status, self.legend, self.row], **kwargs)
         self.add_class("nnw-training")
         self.callback = _make_callback(self)
 
@@ -183,7 +190,7 @@ class LiveTrainingPlot(W.VBox):
                 mark.x, mark.y = x, y
 
     def _new_figure(self, metric: str) -> dict:
-        xs, ys = bq.LinearScale(), bq.LinearScale()
+        xs, ys = bq.LinearScale(allow_padding=False), bq.LinearScale()
         sc = {"x": xs, "y": ys}
 
         def line(color, label, **kw):
@@ -196,13 +203,10 @@ class LiveTrainingPlot(W.VBox):
             "val": line(COLORS["val"], "validation (epoch)", marker="circle", stroke_width=2.5),
         }
         axes = [
-            bq.Axis(scale=xs, label="step (batches)", num_ticks=6),
-            bq.Axis(scale=ys, label=metric, orientation="vertical", num_ticks=5),
+            bq.Axis(scale=xs, label="step (batches)", tick_format="~s"),
+            bq.Axis(scale=ys, label=metric, orientation="vertical", tick_format=".3~g"),
         ]
         fig = figure(metric, list(marks.values()), axes, width="440px", height="300px")
-        fig.legend_location = "top-right"
-        for mark in marks.values():
-            mark.display_legend = True
         self._figures[metric] = marks
         self.row.children = (*self.row.children, fig)
         return marks

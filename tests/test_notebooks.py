@@ -1,0 +1,89 @@
+"""Every notebook in notebooks/ runs top to bottom in a fresh kernel and shows widgets."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+nbformat = pytest.importorskip("nbformat")
+nbclient = pytest.importorskip("nbclient")
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "tests" / "artifacts"
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+# quickstart.ipynb promises "well under a minute"; leave room for a slow CI machine.
+TIME_BUDGET = {"quickstart.ipynb": 120}
+
+
+def test_notebooks_exist():
+    names = {p.name for p in NOTEBOOKS}
+    assert {"quickstart.ipynb", "dashboard.ipynb"} <= names, names
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_notebook_is_stored_without_outputs(path):
+    nb = nbformat.read(path, as_version=4)
+    assert nb.metadata.kernelspec.name == "python3"
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None, (
+                f"{path.name}: clear the outputs before committing"
+            )
+
+
+@pytest.fixture
+def kernel_env(monkeypatch):
+    """Make ``python3`` resolve to this interpreter's kernelspec (the venv), not a user
+    or system one that could shadow it, and keep TensorFlow quiet."""
+    monkeypatch.setenv("JUPYTER_PATH", str(Path(sys.prefix) / "share" / "jupyter"))
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3"))
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_notebook_runs(path, kernel_env):
+    nb = nbformat.read(path, as_version=4)
+    n_cells = len(nb.cells)
+    # One extra cell, run last, reports which interpreter the kernel is.
+    nb.cells.append(nbformat.v4.new_code_cell("import sys; print(sys.executable)"))
+    client = nbclient.NotebookClient(
+        nb,
+        kernel_name="python3",
+        timeout=600,
+        allow_errors=False,
+        resources={"metadata": {"path": str(path.parent)}},
+    )
+    start = time.perf_counter()
+    client.execute()  # raises CellExecutionError on the first failing cell
+    elapsed = time.perf_counter() - start
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, ARTIFACTS / f"executed-{path.name}")  # to open and look at
+
+    probe = "".join(o.get("text", "") for o in nb.cells[-1].outputs).strip()
+    assert Path(probe).absolute() == Path(sys.executable).absolute(), (
+        f"the notebook ran in {probe!r}, not in this environment's {sys.executable!r}"
+    )
+
+    outputs = [o for cell in nb.cells[:n_cells] if cell.cell_type == "code" for o in cell.outputs]
+    errors = [o for o in outputs if o.output_type == "error"]
+    assert not errors, errors
+    stderr = "".join(o.get("text", "") for o in outputs if o.get("name") == "stderr")
+    assert "Traceback" not in stderr, stderr
+    views = [o for o in outputs if WIDGET_VIEW in o.get("data", {})]
+    assert views, f"{path.name} displayed no widget"
+    # Each view refers to a widget whose state the kernel sent to the notebook.
+    state = nb.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {})
+    models = state.get("state", {})
+    for view in views:
+        model_id = view["data"][WIDGET_VIEW]["model_id"]
+        assert model_id in models, f"widget {model_id} has no saved state"
+    names = {m["model_name"] for m in models.values()}
+    assert {"FigureModel", "ImageModel", "SelectModel"} <= names, sorted(names)
+
+    budget = TIME_BUDGET.get(path.name)
+    if budget is not None:
+        assert elapsed < budget, f"{path.name} took {elapsed:.0f} s (budget {budget} s)"
