@@ -36,6 +36,7 @@ test: $(VENV)/.test-installed browser-deps lint
 
 bench: $(VENV)/.test-installed
 	$(PY) benchmarks/bench_switch.py
+	$(PY) benchmarks/bench_training.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info tests/artifacts

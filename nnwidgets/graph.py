@@ -92,7 +92,7 @@ def ensure_built(model, sample_shape: tuple) -> None:
         model.build((None, *sample_shape))
 
 
-def _graph_of(model):
+def graph_of(model):
     """The functional graph behind a model, or ``None`` (subclassed, unbuilt)."""
     keras = _keras()
     if isinstance(model, keras.Sequential):
@@ -115,11 +115,11 @@ def run_recording(model, inputs, record: dict, prefix: str = "", cast: bool = Tr
     inner layers are recorded too; the whole run costs one forward pass.
     """
     keras = _keras()
-    graph = _graph_of(model)
+    graph = graph_of(model)
 
     def op_fn(op):
         def call(*args, **kwargs):
-            if isinstance(op, keras.Model) and _graph_of(op) is not None:
+            if isinstance(op, keras.Model) and graph_of(op) is not None:
                 sub_in = args[0] if len(args) == 1 else list(args)
                 out = run_recording(op, sub_in, record, prefix + op.name + "/")
             else:

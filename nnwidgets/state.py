@@ -175,6 +175,11 @@ class ModelState(HasTraits):
         entry = self._entry(self.input_index if index is None else index)
         name = layer or self.layer
         if name not in entry["record"]:
+            if _graph.graph_of(self._model) is None:
+                raise ValueError(
+                    f"{type(self._model).__name__} is a subclassed model: its layers' outputs "
+                    "cannot be recorded; build it with keras.Sequential or the functional API"
+                )
             raise ValueError(f"layer {name!r} was not run for this input (not in the graph)")
         arr, _ = _graph.first_output(entry["record"][name])
         return arr[0] if arr.ndim > 0 and arr.shape[0] == 1 else arr

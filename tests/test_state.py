@@ -150,3 +150,24 @@ def test_labels_without_inputs():
 
     with pytest.raises(ValueError, match="labels were given without inputs"):
         nw.ModelState(keras.Sequential([keras.layers.Dense(1)]), labels=[1])
+
+
+def test_subclassed_model_lists_layers_and_says_why_no_activations():
+    import keras
+
+    class Tiny(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.hidden = keras.layers.Dense(4, name="hidden")
+            self.out = keras.layers.Dense(2, name="out")
+
+        def call(self, x):
+            return self.out(self.hidden(x))
+
+    model = Tiny()
+    model(np.zeros((1, 3), "float32"))
+    app = nw.explore(model, np.ones((3, 3), "float32"))
+    assert app.state.layer_names == ("hidden", "out")
+    assert app.state.prediction().shape == (2,)
+    assert "subclassed model" in app.activations.message.value
+    assert app.weights.panel.figure.title.startswith("hidden: kernel")

@@ -1,0 +1,83 @@
+"""Share of ``fit`` time spent in the live-training callback, side by side with keras'
+TensorBoard callback, and the cost of one batch hook on a long synthetic run.
+
+Run with ``make bench``. Runs are interleaved and the median of ``REPEAT`` is reported.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import tempfile
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np  # noqa: E402
+
+REPEAT = 3
+EPOCHS = 3
+
+
+def _fit_seconds(make_callbacks, x, y) -> float:
+    import nnwidgets as nw
+
+    model = nw.datasets.demo_model()
+    model.fit(x[:64], y[:64], epochs=1, batch_size=32, verbose=0)  # compile outside timing
+    callbacks = make_callbacks(model)
+    t = time.perf_counter()
+    model.fit(x, y, epochs=EPOCHS, batch_size=32, validation_split=0.2, verbose=0, callbacks=callbacks)
+    return time.perf_counter() - t
+
+
+def overhead() -> None:
+    import keras
+
+    import nnwidgets as nw
+
+    x, y = nw.datasets.load_digits()
+    variants = {
+        "no callback": lambda m: [],
+        "LiveTrainingPlot": lambda m: [nw.LiveTrainingPlot().callback],
+        "LiveTrainingPlot + views": lambda m: [
+            nw.explore(m, x[:50], y[:50]).training.callback
+        ],
+        "TensorBoard(update_freq='batch')": lambda m: [
+            keras.callbacks.TensorBoard(tempfile.mkdtemp(), update_freq="batch")
+        ],
+    }
+    times = {name: [] for name in variants}
+    for _ in range(REPEAT):
+        for name, make in variants.items():
+            times[name].append(_fit_seconds(make, x, y))
+    base = statistics.median(times["no callback"])
+    print(f"\nfit: digits CNN, {len(x)} samples, {EPOCHS} epochs, batch 32, median of {REPEAT}")
+    for name, ts in times.items():
+        med = statistics.median(ts)
+        print(f"  {name:34s} {med:6.2f} s   {100 * (med / base - 1):+6.1f} % vs no callback")
+
+
+def hook_cost(steps: int = 200_000) -> None:
+    import nnwidgets as nw
+    from nnwidgets.testing import recording_comms
+
+    with recording_comms() as log:
+        plot = nw.LiveTrainingPlot()
+        plot.begin({"epochs": 1})
+        rng = np.random.default_rng(0)
+        values = rng.random(steps)
+        biggest = 0
+        t = time.perf_counter()
+        for i in range(steps):
+            mark = len(log)
+            plot.callback.on_train_batch_end(i, {"loss": values[i], "accuracy": values[i]})
+            if len(log) > mark:
+                biggest = max(biggest, log.bytes(mark))
+        per_hook = (time.perf_counter() - t) / steps * 1e6
+    print(f"\nsynthetic run of {steps:,} steps, throttled updates every {plot.interval} s")
+    print(f"  per batch hook {per_hook:.1f} us, largest update {biggest / 1000:.1f} kB")
+
+
+if __name__ == "__main__":
+    overhead()
+    hook_cost()
