@@ -34,7 +34,11 @@ lint: $(VENV)/.test-installed
 test: $(VENV)/.test-installed browser-deps lint
 	$(PY) -m pytest
 
-bench: $(VENV)/.test-installed
+$(VENV)/.bench-installed: pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install -q -e ".[bench]"
+	touch $@
+
+bench: $(VENV)/.bench-installed
 	$(PY) benchmarks/bench_switch.py
 	$(PY) benchmarks/bench_training.py
 

@@ -19,15 +19,38 @@ REPEAT = 3
 EPOCHS = 3
 
 
-def _fit_seconds(make_callbacks, x, y) -> float:
+HOOKS = ("on_train_begin", "on_epoch_begin", "on_train_batch_end", "on_epoch_end", "on_train_end")
+
+
+def _timed(callback, spent: list) -> object:
+    """Wrap a callback's hooks so that the time spent inside them is added to ``spent``."""
+    for name in HOOKS:
+        original = getattr(callback, name)
+
+        def hook(*args, _original=original, **kwargs):
+            t = time.perf_counter()
+            try:
+                return _original(*args, **kwargs)
+            finally:
+                spent[0] += time.perf_counter() - t
+
+        setattr(callback, name, hook)
+    return callback
+
+
+def _fit_seconds(make_callbacks, x, y) -> tuple[float, float]:
+    """Wall time of ``fit`` and the time spent inside the callbacks' hooks."""
     import nnwidgets as nw
 
     model = nw.datasets.demo_model()
     model.fit(x[:64], y[:64], epochs=1, batch_size=32, verbose=0)  # compile outside timing
-    callbacks = make_callbacks(model)
+    spent = [0.0]
+    callbacks = [_timed(cb, spent) for cb in make_callbacks(model)]
     t = time.perf_counter()
-    model.fit(x, y, epochs=EPOCHS, batch_size=32, validation_split=0.2, verbose=0, callbacks=callbacks)
-    return time.perf_counter() - t
+    model.fit(
+        x, y, epochs=EPOCHS, batch_size=32, validation_split=0.2, verbose=0, callbacks=callbacks
+    )
+    return time.perf_counter() - t, spent[0]
 
 
 def overhead() -> None:
@@ -39,22 +62,25 @@ def overhead() -> None:
     variants = {
         "no callback": lambda m: [],
         "LiveTrainingPlot": lambda m: [nw.LiveTrainingPlot().callback],
-        "LiveTrainingPlot + views": lambda m: [
-            nw.explore(m, x[:50], y[:50]).training.callback
-        ],
+        "LiveTrainingPlot + views": lambda m: [nw.explore(m, x[:50], y[:50]).training.callback],
         "TensorBoard(update_freq='batch')": lambda m: [
             keras.callbacks.TensorBoard(tempfile.mkdtemp(), update_freq="batch")
         ],
     }
     times = {name: [] for name in variants}
+    shares = {name: [] for name in variants}
     for _ in range(REPEAT):
         for name, make in variants.items():
-            times[name].append(_fit_seconds(make, x, y))
+            wall, hooks = _fit_seconds(make, x, y)
+            times[name].append(wall)
+            shares[name].append(100 * hooks / wall)
     base = statistics.median(times["no callback"])
     print(f"\nfit: digits CNN, {len(x)} samples, {EPOCHS} epochs, batch 32, median of {REPEAT}")
+    print(f"  {'callback':34s} {'fit':>7s} {'vs none':>9s} {'in hooks':>9s}")
     for name, ts in times.items():
         med = statistics.median(ts)
-        print(f"  {name:34s} {med:6.2f} s   {100 * (med / base - 1):+6.1f} % vs no callback")
+        share = statistics.median(shares[name])
+        print(f"  {name:34s} {med:6.2f}s {100 * (med / base - 1):+8.1f}% {share:8.2f}%")
 
 
 def hook_cost(steps: int = 200_000) -> None:

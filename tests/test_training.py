@@ -19,7 +19,7 @@ def setup(digits):
 
 def test_fit_streams_every_value(setup):
     model, state, x, y = setup
-    plot = nw.LiveTrainingPlot(state, interval=0.0)
+    plot = nw.LiveTrainingPlot(state, interval=0.0, view_budget=1e9)
     version = state.version
     model.fit(
         x, y, epochs=2, batch_size=20, validation_split=0.25, callbacks=[plot.callback], verbose=0
@@ -32,7 +32,7 @@ def test_fit_streams_every_value(setup):
     assert set(plot._figures) == {"loss", "accuracy"}
     marks = plot._figures["loss"]
     assert len(marks["train_batch"].x) == batches and len(marks["val"].y) == 2
-    assert state.version == version + 2  # views refreshed at each epoch end
+    assert state.version == version + 3  # views refreshed at each epoch end and at the end
     assert "done: epoch 2/2" in plot.status.value
 
 
@@ -95,3 +95,15 @@ def test_long_run_payload_is_bounded():
     assert plot._figures["loss"]["train_batch"].y.max() > 50.0  # the spike survives
     assert len(plot._figures["loss"]["train_batch"].x) <= 2000
     assert biggest < 100_000, biggest
+
+
+def test_view_refresh_keeps_within_budget(setup):
+    model, state, x, y = setup
+    plot = nw.LiveTrainingPlot(state, view_budget=0.0)
+    version = state.version
+    model.fit(x, y, epochs=3, batch_size=60, callbacks=[plot.callback], verbose=0)
+    # a zero budget skips the epoch-end redraws after the first, but never the final one
+    assert version + 2 <= state.version <= version + 3
+    np.testing.assert_allclose(
+        state.activation("probs"), model(x[:1], training=False)[0].numpy(), rtol=1e-4, atol=1e-6
+    )

@@ -84,16 +84,28 @@ class LiveTrainingPlot(W.VBox):
     """Loss and every metric, training and validation, drawn live while ``fit`` runs.
 
     Batch-level values are drawn as thin lines, epoch values as points, validation in
-    a second colour. Browser updates are throttled by wall-clock time and each series
-    is decimated (keeping minima and maxima) to ``max_points``. With a ``state``, the
-    weight and activation views are refreshed at every epoch end.
+    a second colour. Browser updates are throttled by wall-clock time (``interval``
+    seconds) and each series is decimated (keeping minima and maxima) to
+    ``max_points``. With a ``state``, the weight and activation views are refreshed at
+    epoch ends, as often as ``view_budget`` (the share of training time they may take)
+    allows, and always when training ends.
 
     >>> plot = LiveTrainingPlot(state)  # doctest: +SKIP
     >>> model.fit(x, y, epochs=5, callbacks=[plot.callback])  # doctest: +SKIP
     """
 
-    def __init__(self, state=None, max_points: int = 2000, interval: float = 0.25, **kwargs):
+    def __init__(
+        self,
+        state=None,
+        max_points: int = 2000,
+        interval: float = 0.25,
+        view_budget: float = 0.01,
+        **kwargs,
+    ):
         self.state = state
+        self.view_budget = view_budget
+        self._refresh_cost = 0.0
+        self._refreshed_at = time.perf_counter()
         self.store = MetricStore()
         self.max_points = max_points
         self.interval = interval
@@ -129,12 +141,25 @@ class LiveTrainingPlot(W.VBox):
         for key, value in logs.items():
             self._add(key, self.step, value)
         self.flush()
-        if self.state is not None:
-            self.state.refresh()
+        self.refresh_views()
 
     def end(self) -> None:
         self.flush()
+        self.refresh_views(force=True)
         self.status.value = status_html(self._progress("done"))
+
+    def refresh_views(self, force: bool = False) -> None:
+        """Redraw the state's views with the new weights, keeping their cost within
+        ``view_budget`` (a fraction) of the training time since the last redraw."""
+        if self.state is None:
+            return
+        since = time.perf_counter() - self._refreshed_at
+        if not force and self._refresh_cost > self.view_budget * since:
+            return
+        t = time.perf_counter()
+        self.state.refresh()
+        self._refreshed_at = time.perf_counter()
+        self._refresh_cost = self._refreshed_at - t
 
     def _add(self, key: str, step: int, value) -> None:
         try:
