@@ -19,10 +19,11 @@ def _as_array(a, what: str) -> np.ndarray:
 
 def as_inputs(inputs, model) -> np.ndarray | list[np.ndarray]:
     """Turn user inputs into a numpy array (or a list, for multi-input models)."""
-    n_model_inputs = len(getattr(model, "inputs", None) or []) if model.built else 1
+    if inputs is None:
+        raise TypeError("inputs must be an array of samples (batch axis first), got None")
     if isinstance(inputs, dict):
         raise TypeError("dict inputs are not supported yet; pass a list in model.inputs order")
-    if isinstance(inputs, (list, tuple)) and n_model_inputs > 1:
+    if isinstance(inputs, (list, tuple)) and _several_inputs(inputs, model):
         arrays = [_as_array(a, f"inputs[{i}]") for i, a in enumerate(inputs)]
         if len({len(a) for a in arrays}) != 1:
             raise ValueError(
@@ -36,6 +37,18 @@ def as_inputs(inputs, model) -> np.ndarray | list[np.ndarray]:
     if n_samples(x) == 0:
         raise ValueError("inputs are empty: give at least one sample")
     return x
+
+
+def _several_inputs(inputs, model) -> bool:
+    """Whether a list is one array per model input (not a list of samples)."""
+    try:
+        known = len(model.inputs) if model.built else None
+    except (AttributeError, ValueError):
+        known = None
+    if known is not None:
+        return known > 1
+    arrays = [a for a in inputs if isinstance(a, np.ndarray)]
+    return len(arrays) == len(inputs) > 1 and len({a.shape[1:] for a in arrays}) > 1
 
 
 def as_labels(labels, n: int) -> np.ndarray | None:

@@ -87,9 +87,18 @@ def layer_table(model, prefix: str = "", depth: int = 0) -> list[LayerInfo]:
 
 
 def ensure_built(model, sample_shape: tuple) -> None:
-    """Build a Sequential model given without ``keras.Input`` from one sample's shape."""
-    if not model.built and isinstance(model, _keras().Sequential):
-        model.build((None, *sample_shape))
+    """Build a Sequential model given without ``keras.Input`` from one sample's shape.
+
+    The shape is tried on a clone first: a wrong shape raises and leaves ``model``
+    unbuilt, so that correct data can still be given later.
+    """
+    keras = _keras()
+    if model.built or not isinstance(model, keras.Sequential):
+        return
+    probe = keras.models.clone_model(model)
+    probe.build((None, *sample_shape))
+    probe(np.zeros((1, *sample_shape), dtype=probe.inputs[0].dtype))
+    model.build((None, *sample_shape))
 
 
 def graph_of(model):
@@ -135,7 +144,9 @@ def run_recording(model, inputs, record: dict, prefix: str = "", cast: bool = Tr
     if graph is None:
         out = _call_layer(model, (inputs,), {})
         return out
-    if isinstance(model, keras.Sequential) and not isinstance(inputs, (list, tuple, dict)):
+    if hasattr(graph, "_standardize_inputs"):  # rank and structure, as model(x) does
+        inputs = graph._standardize_inputs(inputs)
+    elif isinstance(model, keras.Sequential) and not isinstance(inputs, (list, tuple, dict)):
         inputs = [inputs]
     out = graph._run_through_graph(inputs, operation_fn=op_fn)
     return out[0] if isinstance(out, (list, tuple)) and len(out) == 1 else out

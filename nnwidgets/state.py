@@ -106,13 +106,14 @@ class ModelState(HasTraits):
         """
         x = _data.as_inputs(inputs, self._model)
         y = _data.as_labels(labels, _data.n_samples(x))
-        _graph.ensure_built(self._model, _data.sample_shape(x))
         try:
+            _graph.ensure_built(self._model, _data.sample_shape(x))
             record, out = self._recorder(_data.take(x, 0))
         except Exception as err:  # noqa: BLE001 - any Keras error means a shape mismatch
             raise ValueError(
                 f"the model cannot take inputs of shape {_data.describe(x)}: {err}"
             ) from err
+        rebuilt = not getattr(self, "_table", None) or self._labels_stale()
         with self._lock, self.hold_trait_notifications():
             self._inputs, self._labels = x, y
             self._cache.clear()
@@ -120,6 +121,11 @@ class ModelState(HasTraits):
                 self.input_index = 0
             self._bump()
             self._store((self.version, 0), record, out)
+        if rebuilt and hasattr(self, "_table"):
+            self._set_layers()
+
+    def _labels_stale(self) -> bool:
+        return any(info.output_shape == "?" for info in self._table.values())
 
     # -- traits ------------------------------------------------------------
     def _set_layers(self) -> None:
@@ -154,7 +160,14 @@ class ModelState(HasTraits):
 
     def layer_info(self, name: str | None = None) -> _graph.LayerInfo:
         """The :class:`~nnwidgets.graph.LayerInfo` of a layer (default: the selected)."""
-        return self._table[name or self.layer]
+        return self._table[self._check_name(name)]
+
+    def _check_name(self, name: str | None) -> str:
+        name = name or self.layer
+        if name not in self._table:
+            choices = ", ".join(repr(n) for n in list(self._table)[:20]) or "none"
+            raise ValueError(f"no layer named {name!r}; the model has {choices}")
+        return name
 
     def refresh(self) -> None:
         """Say that the weights changed (e.g. after an epoch): drop caches, redraw views."""
@@ -172,8 +185,8 @@ class ModelState(HasTraits):
         The first request for a sample runs one forward pass recording every layer;
         every other layer of that sample then costs nothing.
         """
+        name = self._check_name(layer)
         entry = self._entry(self.input_index if index is None else index)
-        name = layer or self.layer
         if name not in entry["record"]:
             if _graph.graph_of(self._model) is None:
                 raise ValueError(
@@ -186,18 +199,21 @@ class ModelState(HasTraits):
 
     def output_count(self, layer: str | None = None) -> int:
         """How many tensors a layer returns for the selected sample."""
-        entry = self._entry(self.input_index)
-        return _graph.first_output(entry["record"][layer or self.layer])[1]
+        name = self._check_name(layer)
+        record = self._entry(self.input_index)["record"]
+        return _graph.first_output(record[name])[1] if name in record else 0
 
     def prediction(self, index: int | None = None) -> np.ndarray:
         """The model's output for one sample (first output, batch axis removed)."""
         entry = self._entry(self.input_index if index is None else index)
         arr, _ = _graph.first_output(entry["output"])
-        return arr[0]
+        return arr[0] if arr.ndim > 0 else arr
 
     def _entry(self, index: int) -> dict:
         if self._inputs is None:
             raise ValueError("this ModelState has no inputs; call set_data(inputs) first")
+        if not 0 <= index < self.n_inputs:
+            raise ValueError(f"input index must be in range 0..{self.n_inputs - 1}; got {index}")
         with self._lock:
             key = (self.version, index)
             if key in self._cache:

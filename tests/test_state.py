@@ -171,3 +171,67 @@ def test_subclassed_model_lists_layers_and_says_why_no_activations():
     assert app.state.prediction().shape == (2,)
     assert "subclassed model" in app.activations.message.value
     assert app.weights.panel.figure.title.startswith("hidden: kernel")
+
+
+def test_wrong_shape_leaves_unbuilt_model_usable():
+    import keras
+
+    L = keras.layers
+    model = keras.Sequential([L.Conv2D(4, 3), L.Flatten(), L.Dense(2)])
+    state = nw.ModelState(model)
+    with pytest.raises(ValueError, match="cannot take inputs of shape"):
+        state.set_data(np.zeros((3, 10)))
+    assert not model.built
+    state.set_data(np.zeros((3, 8, 8, 1)))
+    assert state.activation().shape == (6, 6, 4)
+    assert "(N, 6, 6, 4)" in state.layer_info(state.layer_names[0]).label()
+
+
+def test_index_and_name_checks_outside_traits(state):
+    with pytest.raises(ValueError, match="range 0..9"):
+        state.activation("dense", 99)
+    with pytest.raises(ValueError, match="range 0..9"):
+        state.prediction(-1)
+    with pytest.raises(ValueError, match="no layer named 'nope'"):
+        state.activation("nope")
+    with pytest.raises(TypeError, match="got None"):
+        state.set_data(None)
+
+
+def test_odd_input_ranks():
+    import keras
+
+    L = keras.layers
+    i = keras.Input(())
+    scalar = keras.Model(i, L.Dense(2)(L.Reshape((1,))(i)))
+    app = nw.explore(scalar, np.random.rand(5))
+    assert app.state.activation(app.state.layer_names[-1]).shape == (2,)
+    assert "input 0" in app.input.caption.value
+    j = keras.Input((1,))
+    squeezed = keras.Model(j, L.Dense(2)(j))
+    state = nw.ModelState(squeezed, inputs=np.random.rand(5))  # like predict, rank is fixed
+    assert state.prediction().shape == (2,)
+
+
+def test_subclassed_model_with_two_inputs():
+    import keras
+
+    class Two(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.d = keras.layers.Dense(2)
+
+        def call(self, xs):
+            return self.d(keras.ops.concatenate(xs, axis=-1))
+
+    state = nw.ModelState(Two(), inputs=[np.zeros((3, 2)), np.ones((3, 4))])
+    assert state.n_inputs == 3 and state.prediction().shape == (2,)
+
+
+def test_model_without_pickable_layers():
+    import keras
+
+    i = keras.Input((3,))
+    app = nw.explore(keras.Model(i, i), np.zeros((2, 3)))
+    assert app.state.layer_names == ()
+    assert "no layers to pick" in app.weights.message.value

@@ -107,3 +107,14 @@ def test_view_refresh_keeps_within_budget(setup):
     np.testing.assert_allclose(
         state.activation("probs"), model(x[:1], training=False)[0].numpy(), rtol=1e-4, atol=1e-6
     )
+
+
+def test_steps_per_execution_counts_real_steps(digits):
+    x, y = digits
+    model = nw.datasets.demo_model()
+    model.compile("adam", "sparse_categorical_crossentropy", steps_per_execution=4)
+    plot = nw.LiveTrainingPlot(interval=0.0)
+    model.fit(x[:96], y[:96], batch_size=8, epochs=2, callbacks=[plot.callback], verbose=0)
+    steps, _ = plot.store.series("loss")
+    assert list(steps) == [12, 24]  # 12 batches per epoch, hooks every 4
+    assert plot.store.series("batch/loss")[0][-1] == 24

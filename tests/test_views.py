@@ -165,3 +165,26 @@ def test_input_picker_non_images(kind):
         assert "0 1 2 3 4 5" in picker.text.value and picker.image.layout.display == "none"
     else:
         assert bytes(picker.image.value).startswith(b"\x89PNG")
+
+
+def test_switches_leak_no_widgets(digits):
+    from ipywidgets.widgets.widget import _instances
+
+    x, y = digits
+    app = nw.explore(nw.datasets.demo_model(), x[:10], y[:10])
+    app.state.layer = "conv2"
+    app.state.input_index = 1
+    before = len(_instances)
+    for i in range(10):
+        app.state.layer = app.state.layer_names[i % len(app.state.layer_names)]
+        app.state.input_index = i
+    assert len(_instances) == before
+
+
+def test_shrinking_data_does_not_move_the_state(digits):
+    x, y = digits
+    app = nw.explore(nw.datasets.demo_model(), x[:8], y[:8])
+    app.state.input_index = 7
+    app.state.set_data(x[:5], y[:5])
+    assert app.state.input_index == 0 and app.input.slider.value == 0
+    assert app.input.slider.max == 4

@@ -42,10 +42,13 @@ class WeightHeatmap(W.VBox):
         state.observe(lambda _: self.draw(), names="version")
         self._on_layer()
 
+    def _weights(self) -> list:
+        return self.state.layer_info().layer.weights if self.state.layer else []
+
     def _on_layer(self, change=None):
-        info = self.state.layer_info()
-        options = [(v.path.split("/")[-1], i) for i, v in enumerate(info.layer.weights)]
-        sizes = [int(np.prod(v.shape)) for v in info.layer.weights]
+        weights = self._weights()
+        options = [(v.path.split("/")[-1], i) for i, v in enumerate(weights)]
+        sizes = [int(np.prod(v.shape)) for v in weights]
         self._quiet = True
         try:
             self.picker.options = options
@@ -56,10 +59,10 @@ class WeightHeatmap(W.VBox):
 
     def draw(self) -> None:
         """Redraw for the selected layer and variable."""
-        info = self.state.layer_info()
-        if not info.layer.weights:
-            self._no_weights(info)
+        if not self._weights():
+            self._no_weights()
             return
+        info = self.state.layer_info()
         var = info.layer.weights[self.picker.value or 0]
         w = np.asarray(var.numpy())
         self.body.layout.display = None
@@ -72,13 +75,19 @@ class WeightHeatmap(W.VBox):
         centres, counts = D.histogram(w)
         self.hist.show(centres, counts)
 
-    def _no_weights(self, info) -> None:
+    def _no_weights(self) -> None:
         self.body.layout.display = "none"
         self.picker.layout.display = "none"
+        if self.state.layer:
+            info = self.state.layer_info()
+            text = (
+                f"<b>{html.escape(info.name)}</b> ({info.type_name}) has no weights."
+                "<br>Pick a Dense, Conv or other layer with parameters."
+            )
+        else:
+            text = "This model has no layers to pick."
         self.message.value = (
-            f'<div class="nnw-no-weights" style="padding:24px;font-size:14px">'
-            f"<b>{html.escape(info.name)}</b> ({info.type_name}) has no weights."
-            "<br>Pick a Dense, Conv or other layer with parameters.</div>"
+            f'<div class="nnw-no-weights" style="padding:24px;font-size:14px">{text}</div>'
         )
 
 

@@ -68,8 +68,9 @@ class PicturePanel:
         self.y_axis = bq.Axis(
             scale=self.y_scale, label="", orientation="vertical", num_ticks=5, tick_format="d"
         )
+        self._image_layout = W.Layout()  # shared, so replaced images leak no Layout
         self.mark = bq.Image(
-            image=W.Image(value=encode_png(np.zeros((1, 1, 3), np.uint8)), format="png"),
+            image=self._new_image(encode_png(np.zeros((1, 1, 3), np.uint8))),
             scales={"x": self.x_scale, "y": self.y_scale},
         )
         self.figure = figure(title, [self.mark], [self.x_axis, self.y_axis], width, height)
@@ -88,7 +89,7 @@ class PicturePanel:
         w, h = m.size
         old = self.mark.image
         with self.mark.hold_sync():
-            self.mark.image = W.Image(value=png, format="png")
+            self.mark.image = self._new_image(png)
             self.mark.x, self.mark.y = (0, w), (h, 0)
         with self.x_scale.hold_sync():
             self.x_scale.min, self.x_scale.max = 0.0, float(w)
@@ -99,6 +100,9 @@ class PicturePanel:
         self.figure.layout.height = f"{self._height_for(m)}px"
         old.close()
         self.bar.value = colorbar(cmap, lo, hi, " ".join(x for x in (caption, m.note) if x))
+
+    def _new_image(self, png: bytes) -> W.Image:
+        return W.Image(value=png, format="png", layout=self._image_layout)
 
     def _height_for(self, m: Matrix) -> int:
         """A figure height that keeps picture cells about square (within bounds)."""

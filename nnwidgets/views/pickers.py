@@ -35,7 +35,7 @@ class LayerPicker(W.VBox):
         super().__init__([self.select, self.status], **kwargs)
         self.select.observe(self._on_select, names="value")
         state.observe(self._on_state_layer, names="layer")
-        state.observe(self._on_layer_names, names="layer_names")
+        state.observe(self._on_layer_names, names=["layer_names", "version"])
 
     def _options(self):
         return [(self.state.layer_info(n).label(), n) for n in self.state.layer_names]
@@ -54,7 +54,10 @@ class LayerPicker(W.VBox):
             self.select.value = change["new"]
 
     def _on_layer_names(self, change):
-        self.select.options = self._options()
+        options = self._options()
+        if list(options) != [tuple(o) for o in self.select.options]:
+            self.select.options = options
+            self.select.value = self.state.layer or None
 
 
 def sample_picture(x: np.ndarray) -> np.ndarray | None:
@@ -64,6 +67,8 @@ def sample_picture(x: np.ndarray) -> np.ndarray | None:
     drawn directly; vectors as a one-row strip; token ids (integer vectors) give None.
     """
     x = np.asarray(x)
+    if x.ndim == 0:
+        x = x.reshape(1)
     if x.ndim == 3 and x.shape[-1] in (1, 3, 4):
         x = x[..., 0] if x.shape[-1] == 1 else x[..., :3]
     elif x.ndim == 1:
@@ -123,19 +128,34 @@ class InputPicker(W.VBox):
             self.slider.value = (self.slider.value + delta) % self.state.n_inputs
 
     def _on_slider(self, change):
+        if self._syncing:
+            return
         try:
             self.state.input_index = change["new"]
         except Exception as err:  # noqa: BLE001
             self.text.value = status_html(str(err), error=True)
 
+    _syncing = False
+
     def _on_state(self, change):
-        self.slider.max = max(self.state.n_inputs - 1, 0)
-        if self.slider.value != self.state.input_index:
-            self.slider.value = self.state.input_index
+        self._syncing = True
+        try:
+            with self.slider.hold_sync():
+                self.slider.value = min(self.slider.value, self.state.input_index)
+                self.slider.max = max(self.state.n_inputs - 1, 0)
+                self.slider.value = self.state.input_index
+        finally:
+            self._syncing = False
         self.draw()
 
     def draw(self) -> None:
-        """Redraw the picture and the label / prediction line."""
+        """Redraw the picture and the label / prediction line (errors become a status)."""
+        try:
+            self._draw()
+        except Exception as err:  # noqa: BLE001 - shown, never raised into the kernel
+            self.caption.value = status_html(f"cannot show this input: {err}", error=True)
+
+    def _draw(self) -> None:
         state = self.state
         if state.n_inputs == 0:
             self.caption.value = status_html("no inputs: pass inputs= to ModelState")

@@ -66,10 +66,10 @@ def _make_callback(plot):
             plot.begin(self.params)
 
         def on_epoch_begin(self, epoch, logs=None):
-            plot.epoch = epoch
+            plot.begin_epoch(epoch)
 
         def on_train_batch_end(self, batch, logs=None):
-            plot.record_batch(logs or {})
+            plot.record_batch(logs or {}, batch)
 
         def on_epoch_end(self, epoch, logs=None):
             plot.record_epoch(epoch, logs or {})
@@ -127,10 +127,18 @@ class LiveTrainingPlot(W.VBox):
     def begin(self, params: dict) -> None:
         self._params = dict(params or {})
         self._t0 = time.perf_counter()
+        self._bad = ""
+        self._epoch_start = self.step
         self.status.value = status_html("training started")
 
-    def record_batch(self, logs: dict) -> None:
-        self.step += 1
+    def begin_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+        self._epoch_start = self.step
+
+    def record_batch(self, logs: dict, batch: int | None = None) -> None:
+        """Store one batch's logs; ``batch`` is Keras' step index within the epoch (with
+        ``steps_per_execution > 1`` hooks run once per execution, at its last step)."""
+        self.step = self.step + 1 if batch is None else self._epoch_start + batch + 1
         for key, value in logs.items():
             self._add(f"batch/{key}", self.step, value)
         now = time.perf_counter()
@@ -171,6 +179,7 @@ class LiveTrainingPlot(W.VBox):
             self._bad = f"\u26a0 {key} is {value} at step {step}"
 
     _bad = ""
+    _epoch_start = 0
 
     # -- drawing -----------------------------------------------------------
     def flush(self) -> None:
@@ -200,7 +209,6 @@ class LiveTrainingPlot(W.VBox):
         series = {
             "train_batch": f"batch/{metric}",
             "train": metric,
-            "val_batch": f"batch/val_{metric}",
             "val": f"val_{metric}",
         }
         for key, mark in marks.items():
@@ -223,7 +231,6 @@ class LiveTrainingPlot(W.VBox):
 
         marks = {
             "train_batch": line(COLORS["train"], "train (batch)", opacities=[0.45]),
-            "val_batch": line(COLORS["val"], "val (batch)", opacities=[0.45]),
             "train": line(COLORS["train"], "train (epoch)", marker="circle", stroke_width=2.5),
             "val": line(COLORS["val"], "validation (epoch)", marker="circle", stroke_width=2.5),
         }
