@@ -32,6 +32,11 @@ def bench(name: str, model, x, n_inputs: int = 8) -> dict:
     one = x[:1]
     model(one)  # warm up
     forward = _median_ms(lambda: model(one), 9)
+    import tensorflow as tf
+
+    compiled = tf.function(lambda t: model(t, training=False))
+    compiled(one)  # trace outside timing
+    forward_compiled = _median_ms(lambda: compiled(one), 9)
     with recording_comms() as log:
         app = nw.explore(model, x)
         state = app.state
@@ -58,12 +63,14 @@ def bench(name: str, model, x, n_inputs: int = 8) -> dict:
     return {
         "model": name,
         "layers": len(layer_ms),
-        "forward ms": forward,
+        "forward ms: model(x) / tf.function": f"{forward:.1f} / {forward_compiled:.1f}",
         "layer switch ms (median / max)": f"{statistics.median(layer_ms):.1f} / {max(layer_ms):.1f}",
         "layer switch kB (max)": max(layer_bytes) / 1000,
         "recording pass / forward": statistics.median(record_ms) / forward,
+        "recording pass / compiled forward": statistics.median(record_ms) / forward_compiled,
         "input switch ms (median)": statistics.median(input_ms),
         "input switch / forward": statistics.median(input_ms) / forward,
+        "input switch / compiled forward": statistics.median(input_ms) / forward_compiled,
         "input switch kB (max)": max(input_bytes) / 1000,
     }
 
