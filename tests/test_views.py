@@ -188,3 +188,22 @@ def test_shrinking_data_does_not_move_the_state(digits):
     app.state.set_data(x[:5], y[:5])
     assert app.state.input_index == 0 and app.input.slider.value == 0
     assert app.input.slider.max == 4
+
+
+def test_weight_pictures_are_cached_until_weights_change(digits, monkeypatch):
+    from nnwidgets import display
+
+    x, _ = digits
+    state = nw.ModelState(nw.datasets.demo_model(), x[:3])
+    view = nw.WeightHeatmap(state)
+    calls = []
+    original = display.weight_picture
+    monkeypatch.setattr(
+        display, "weight_picture", lambda *a, **k: calls.append(1) or original(*a, **k)
+    )
+    state.layer = "dense"
+    state.layer = "conv1"
+    assert len(calls) == 1  # conv1 was drawn before, dense is new
+    state.refresh()
+    assert len(calls) == 2  # new weights: drawn again
+    assert view.panel.figure.title.startswith("conv1")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+from collections import OrderedDict
 
 import ipywidgets as W
 import numpy as np
@@ -37,6 +38,7 @@ class WeightHeatmap(W.VBox):
         super().__init__([self.picker, self.message, self.body], **kwargs)
         self.add_class("nnw-weights")
         self._quiet = False
+        self._cache: OrderedDict = OrderedDict()
         self.picker.observe(lambda _: self._quiet or self.draw(), names="value")
         state.observe(self._on_layer, names="layer")
         state.observe(lambda _: self.draw(), names="version")
@@ -64,16 +66,26 @@ class WeightHeatmap(W.VBox):
             return
         info = self.state.layer_info()
         var = info.layer.weights[self.picker.value or 0]
-        w = np.asarray(var.numpy())
+        picture, stats, (centres, counts) = self._computed(info, var)
         self.body.layout.display = None
         self.picker.layout.display = None
         self.message.value = ""
         name = html.escape(var.path)
-        self.panel.figure.title = f"{info.name}: {var.path.split('/')[-1]} {tuple(w.shape)}"
-        self.panel.show(D.weight_picture(w, conv=_is_conv(info.layer)), "rdbu", symmetric=True)
-        self.stats.value = stats_html(D.stats(w)).replace("<div", f'<div title="{name}"', 1)
-        centres, counts = D.histogram(w)
+        self.panel.figure.title = f"{info.name}: {var.path.split('/')[-1]} {stats['shape']}"
+        self.panel.show(picture, "rdbu", symmetric=True)
+        self.stats.value = stats_html(stats).replace("<div", f'<div title="{name}"', 1)
         self.hist.show(centres, counts)
+
+    def _computed(self, info, var) -> tuple:
+        """Picture, stats and histogram of a variable, cached until the weights change."""
+        key = (self.state.version, info.name, var.path)
+        if key not in self._cache:
+            w = np.asarray(var.numpy())
+            picture = D.weight_picture(w, conv=_is_conv(info.layer))
+            self._cache[key] = (picture, D.stats(w), D.histogram(w))
+            while len(self._cache) > 32:
+                self._cache.popitem(last=False)
+        return self._cache[key]
 
     def _no_weights(self) -> None:
         self.body.layout.display = "none"
