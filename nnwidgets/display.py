@@ -224,3 +224,19 @@ def channel_means(a: np.ndarray) -> np.ndarray | None:
         return None
     flat = np.where(np.isfinite(a), a, 0.0).reshape(-1, a.shape[-1])
     return flat.mean(axis=0)
+
+
+def nice_ticks(lo: float, hi: float, n: int = 5) -> np.ndarray:
+    """About ``n`` round tick values (steps of 1, 2 or 5 times a power of ten) that
+    cover ``lo``..``hi``.
+
+    >>> nice_ticks(0, 0.363).tolist()
+    [0.0, 0.1, 0.2, 0.3, 0.4]
+    """
+    if not (np.isfinite(lo) and np.isfinite(hi)) or hi <= lo:
+        return np.array([lo if np.isfinite(lo) else 0.0])
+    raw = (hi - lo) / max(n - 1, 1)
+    power = 10.0 ** np.floor(np.log10(raw))
+    step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
+    first, last = np.floor(lo / step), np.ceil(hi / step)
+    return np.round(np.arange(first, last + 1) * step, 12)

@@ -175,6 +175,12 @@ class ModelState(HasTraits):
             self._cache.clear()
             self._bump()
 
+    def _notify_observers(self, event) -> None:
+        # Views draw in the observers; a background ``fit`` refreshes them from its own
+        # thread. One lock keeps two threads from drawing at once.
+        with self._lock:
+            super()._notify_observers(event)
+
     def _bump(self) -> None:
         self.set_trait("version", self.version + 1)
 
@@ -219,7 +225,11 @@ class ModelState(HasTraits):
             if key in self._cache:
                 self._cache.move_to_end(key)
                 return self._cache[key]
-            record, out = self._recorder(_data.take(self._inputs, index))
+            self.status = f"computing every layer's output for input {index}\u2026"
+            try:
+                record, out = self._recorder(_data.take(self._inputs, index))
+            finally:
+                self.status = ""
             return self._store(key, record, out)
 
     def _store(self, key, record, out) -> dict:

@@ -132,3 +132,7 @@ def digits():
     from nnwidgets.datasets import load_digits
 
     return load_digits(120)
+
+
+# The real-browser fixtures (Chromium through Playwright), shared by the browser tests.
+from browser_support import browser, page  # noqa: E402, F401

@@ -6,6 +6,7 @@ import ipywidgets as W
 
 from ..state import ModelState
 from .inspect import ActivationExplorer, WeightHeatmap
+from .panels import status_html
 from .pickers import InputPicker, LayerPicker
 from .training import LiveTrainingPlot
 
@@ -42,8 +43,16 @@ class Explorer(W.VBox):
         ]
         top = W.HBox([left, *views], layout=W.Layout(flex_flow="row wrap"))
         train = W.VBox([_title("Training"), self.training], layout=W.Layout(**_copy(card)))
-        super().__init__([top, train], **kwargs)
+        self.status = W.HTML()
+        self.status.add_class("nnw-status")
+        state.observe(self._on_status, names="status")
+        self._on_status({"new": state.status})
+        super().__init__([self.status, top, train], **kwargs)
         self.add_class("nnw-explorer")
+
+    def _on_status(self, change) -> None:
+        text = change["new"] or "ready: pick a layer or an input"
+        self.status.value = status_html(f"\u25cf {text}", busy=bool(change["new"]))
 
 
 def _title(text: str) -> W.HTML:

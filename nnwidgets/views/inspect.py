@@ -31,7 +31,6 @@ class WeightHeatmap(W.VBox):
         self.picker = W.Dropdown(description="Weight", style={"description_width": "52px"})
         self.panel = PicturePanel("Weights")
         self.hist = BarPanel("Histogram", "value", "count", height="220px")
-        self.hist.y_from_zero = True
         self.stats = W.HTML()
         self.message = W.HTML()
         self.body = W.VBox([self.panel.figure, self.panel.bar, self.stats, self.hist.figure])

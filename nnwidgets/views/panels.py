@@ -8,7 +8,7 @@ import bqplot as bq
 import ipywidgets as W
 import numpy as np
 
-from ..display import Matrix
+from ..display import Matrix, nice_ticks
 from ..imaging import css_gradient, encode_png, finite_range, to_rgb
 
 GAP_COLOR = (128, 128, 128)
@@ -120,7 +120,6 @@ class BarPanel:
     def __init__(self, title: str, x_label: str, y_label: str, width="420px", height="260px"):
         self.x_scale = bq.LinearScale(allow_padding=False)
         self.y_scale = bq.LinearScale(allow_padding=False)
-        self.y_from_zero = False
         scales = {"x": self.x_scale, "y": self.y_scale}
         self.bars = bq.Bars(x=[0.0], y=[0.0], scales=scales, padding=0.1, colors=["#4c78a8"])
         self.line = bq.Lines(x=[0.0], y=[0.0], scales=scales, colors=["#4c78a8"], visible=False)
@@ -133,6 +132,7 @@ class BarPanel:
                 tick_format=".3~g",
             ),
         ]
+        self.y_axis = axes[1]
         self.figure = figure(title, [self.bars, self.line], axes, width, height)
 
     def show(self, x: np.ndarray, y: np.ndarray) -> None:
@@ -141,19 +141,29 @@ class BarPanel:
 
         x = np.asarray(x, dtype=np.float64)
         y = np.where(np.isfinite(y), y, 0.0).astype(np.float64)
-        if self.y_from_zero:
-            self.y_scale.min = 0.0
+        if len(y) == 0 or len(x) != len(y):
+            x, y = np.zeros(1), np.zeros(1)
+        lo, hi = min(0.0, float(y.min())), max(0.0, float(y.max()))
+        ticks = nice_ticks(lo, hi, 5)
+        with self.y_scale.hold_sync():  # round ticks, the first and last at the edges
+            self.y_scale.min, self.y_scale.max = float(ticks[0]), float(ticks[-1])
+        self.y_axis.tick_values = ticks
         if len(y) <= self.MAX_BARS:
+            half = (x[1] - x[0]) / 2 if len(x) > 1 else 0.5
+            with self.x_scale.hold_sync():  # whole bars at both ends
+                self.x_scale.min, self.x_scale.max = float(x[0] - half), float(x[-1] + half)
             with self.bars.hold_sync():
                 self.bars.x, self.bars.y, self.bars.visible = x, y, True
             self.line.visible = False
         else:
             idx, yy = decimate_minmax(y, 1000)
+            with self.x_scale.hold_sync():
+                self.x_scale.min, self.x_scale.max = float(x[0]), float(x[-1])
             with self.line.hold_sync():
                 self.line.x, self.line.y, self.line.visible = x[idx], yy, True
             self.bars.visible = False
 
 
-def status_html(text: str, error: bool = False) -> str:
-    color = "#d0021b" if error else "inherit"
+def status_html(text: str, error: bool = False, busy: bool = False) -> str:
+    color = "#d0021b" if error else "#e08a00" if busy else "inherit"
     return f'<div style="font-size:12px;color:{color}">{html.escape(text)}</div>'

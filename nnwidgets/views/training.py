@@ -12,12 +12,12 @@ import numpy as np
 from ..imaging import decimate_minmax
 from .panels import figure, status_html
 
-COLORS = {"train": "#4c78a8", "val": "#f58518"}
+COLORS = {"train": "#4c78a8", "val": "#e6550d"}
 _LEGEND = (
     '<div style="font-size:12px;display:flex;gap:16px">'
-    f'<span style="color:{COLORS["train"]};opacity:.6">\u2500\u2500 train (running mean per batch)</span>'
-    f'<span style="color:{COLORS["train"]}">\u25cf\u2500 train (epoch)</span>'
-    f'<span style="color:{COLORS["val"]}">\u25cf\u2500 validation (epoch)</span></div>'
+    f'<span><b style="color:{COLORS["train"]};opacity:.9">\u2500\u2500</b> train (running mean per batch)</span>'
+    f'<span><b style="color:{COLORS["train"]}">\u25cf\u2500</b> train (epoch)</span>'
+    f'<span><b style="color:{COLORS["val"]}">\u25cf\u2500</b> validation (epoch)</span></div>'
 )
 
 
@@ -122,6 +122,38 @@ class LiveTrainingPlot(W.VBox):
         super().__init__([self.status, self.legend, self.row], **kwargs)
         self.add_class("nnw-training")
         self.callback = _make_callback(self)
+
+    # -- running fit -----------------------------------------------------------
+    def fit_in_background(self, model, *args, **kwargs):
+        """Run ``model.fit(*args, **kwargs)`` in a background thread, streaming here.
+
+        The kernel stays free: the layer and input pickers keep working while the model
+        trains. Returns the :class:`~nnwidgets.trainer.BackgroundFit` (``stop()``,
+        ``pause()``, ``resume()``, ``learning_rate``, ``join()``).
+
+        >>> run = plot.fit_in_background(model, x, y, epochs=5)  # doctest: +SKIP
+        """
+        from ..trainer import BackgroundFit
+
+        if self.run is not None and self.run.running:
+            raise RuntimeError("a run is still training here: call .run.stop() first")
+        callbacks = [*(kwargs.pop("callbacks", None) or []), self.callback]
+        self.run = BackgroundFit(
+            model, *args, callbacks=callbacks, on_done=self._on_run_done, **kwargs
+        )
+        return self.run
+
+    run = None
+
+    def _on_run_done(self, run) -> None:
+        if run.error is not None:
+            self.fail(run.error)
+
+    def fail(self, err: BaseException) -> None:
+        """Show that training raised ``err``; every point already drawn stays."""
+        self.flush()
+        where = self._progress("training failed")
+        self.status.value = status_html(f"{where}: {type(err).__name__}: {err}", error=True)
 
     # -- records (called from the callback) ---------------------------------
     def begin(self, params: dict) -> None:
@@ -230,7 +262,7 @@ class LiveTrainingPlot(W.VBox):
             return bq.Lines(x=[], y=[], scales=sc, colors=[color], labels=[label], **kw)
 
         marks = {
-            "train_batch": line(COLORS["train"], "train (batch)", opacities=[0.45]),
+            "train_batch": line(COLORS["train"], "train (batch)", opacities=[0.55]),
             "train": line(COLORS["train"], "train (epoch)", marker="circle", stroke_width=2.5),
             "val": line(COLORS["val"], "validation (epoch)", marker="circle", stroke_width=2.5),
         }
