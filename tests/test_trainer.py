@@ -76,7 +76,7 @@ def test_exception_inside_fit_keeps_points_and_says_so(setup):
     assert run.join(60)
     assert isinstance(run.error, RuntimeError)
     xs, _ = plot.store.series("batch/loss")
-    assert len(xs) >= 4 and len(plot._figures["loss"]["train_batch"].x) == len(xs)
+    assert len(xs) >= 4 and len(plot._figures["loss"]["runs"][1]["batch"].x) == len(xs)
     assert "training failed" in plot.status.value and "boom from a callback" in plot.status.value
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import threading
 import time
 
 import bqplot as bq
@@ -10,50 +11,41 @@ import ipywidgets as W
 import numpy as np
 
 from ..imaging import decimate_minmax
+from ..metrics import MetricStore, duration, ema, eta_seconds, to_epochs
 from .panels import figure, status_html
+from .training_controls import TrainingControls
 
-COLORS = {"train": "#4c78a8", "val": "#e6550d"}
-_LEGEND = (
-    '<div style="font-size:12px;display:flex;gap:16px">'
-    f'<span><b style="color:{COLORS["train"]};opacity:.9">\u2500\u2500</b> train (running mean per batch)</span>'
-    f'<span><b style="color:{COLORS["train"]}">\u25cf\u2500</b> train (epoch)</span>'
-    f'<span><b style="color:{COLORS["val"]}">\u25cf\u2500</b> validation (epoch)</span></div>'
-)
+# (train, validation) colours of runs 1, 2, 3 ...; readable on light and dark pages
+RUN_COLORS = [
+    ("#4c78a8", "#e6550d"),
+    ("#2ca02c", "#9467bd"),
+    ("#8c6d31", "#d62728"),
+    ("#17a2b8", "#b8860b"),
+]
+BAD_COLOR = "#e0218a"
 
 
-class MetricStore:
-    """Every logged value, by series name (``loss``, ``val_loss``, ``batch/loss`` ...).
+def run_colors(run: int) -> tuple[str, str]:
+    return RUN_COLORS[(run - 1) % len(RUN_COLORS)]
 
-    Nothing is dropped; views read decimated copies.
 
-    >>> s = MetricStore(); s.add("loss", 1, 0.5); s.series("loss")
-    (array([1.]), array([0.5]))
-    """
+def _legend(runs: list[int]) -> str:
+    def swatch(color, text, mark="\u25cf\u2500"):
+        return f'<span><b style="color:{color}">{mark}</b> {text}</span>'
 
-    def __init__(self):
-        self._data: dict[str, list] = {}  # name -> [xs, ys, count], grown by doubling
-
-    def add(self, name: str, step: float, value: float) -> None:
-        entry = self._data.get(name)
-        if entry is None:
-            entry = self._data[name] = [np.empty(64), np.empty(64), 0]
-        xs, ys, n = entry
-        if n == len(xs):
-            entry[0] = xs = np.concatenate([xs, np.empty(n)])
-            entry[1] = ys = np.concatenate([ys, np.empty(n)])
-        xs[n], ys[n] = step, value
-        entry[2] = n + 1
-
-    def names(self) -> list[str]:
-        return list(self._data)
-
-    def series(self, name: str) -> tuple[np.ndarray, np.ndarray]:
-        """Copies of the steps and values of one series (empty if unknown)."""
-        xs, ys, n = self._data.get(name, (np.empty(0), np.empty(0), 0))
-        return xs[:n].copy(), ys[:n].copy()
-
-    def __len__(self) -> int:
-        return sum(entry[2] for entry in self._data.values())
+    parts = []
+    for run in runs or [1]:
+        train, val = run_colors(run)
+        name = f"run {run}: " if len(runs) > 1 else ""
+        parts.append(swatch(train, f"{name}train, per batch", "\u2500\u2500"))
+        parts.append(swatch(train, f"{name}train, epoch"))
+        parts.append(swatch(val, f"{name}validation, epoch"))
+    parts.append(swatch(BAD_COLOR, "NaN / Inf", "\u2716"))
+    return (
+        '<div style="font-size:12px;display:flex;flex-wrap:wrap;gap:4px 16px">'
+        + "".join(parts)
+        + "</div>"
+    )
 
 
 def _make_callback(plot):
@@ -63,7 +55,7 @@ def _make_callback(plot):
         """Turns Keras logs into :class:`LiveTrainingPlot` records; nothing more."""
 
         def on_train_begin(self, logs=None):
-            plot.begin(self.params)
+            plot.begin(self.params, self.model)
 
         def on_epoch_begin(self, epoch, logs=None):
             plot.begin_epoch(epoch)
@@ -83,15 +75,22 @@ def _make_callback(plot):
 class LiveTrainingPlot(W.VBox):
     """Loss and every metric, training and validation, drawn live while ``fit`` runs.
 
-    Batch-level values are drawn as thin lines, epoch values as points, validation in
-    a second colour. Browser updates are throttled by wall-clock time (``interval``
-    seconds) and each series is decimated (keeping minima and maxima) to
-    ``max_points``. With a ``state``, the weight and activation views are refreshed at
-    epoch ends, as often as ``view_budget`` (the share of training time they may take)
-    allows, and always when training ends.
+    Batch-level values (Keras' running mean within each epoch) are thin lines, epoch
+    values are points (hover them for values), validation has its own colour, a
+    learning rate that changes gets its own plot, NaN / Inf are marked. Every value is
+    kept in :attr:`store` (``to_csv``, ``to_dataframe``); the browser gets at most
+    ``max_points`` per series, decimated keeping minima and maxima, at most every
+    ``interval`` seconds. Each ``fit`` is a run of its own colour; a fit of the same
+    model continues the step axis.
+
+    Run ``fit`` with :meth:`fit_in_background` to keep the kernel free: then Stop,
+    Pause and the learning-rate box act on the next batch, and the layer and input
+    pickers keep working. With a ``state``, its views are refreshed as the weights
+    change, within ``view_budget`` (a share of training time), and when training ends.
 
     >>> plot = LiveTrainingPlot(state)  # doctest: +SKIP
     >>> model.fit(x, y, epochs=5, callbacks=[plot.callback])  # doctest: +SKIP
+    >>> run = plot.fit_in_background(model, x, y, epochs=50)  # doctest: +SKIP
     """
 
     def __init__(
@@ -104,22 +103,30 @@ class LiveTrainingPlot(W.VBox):
     ):
         self.state = state
         self.view_budget = view_budget
-        self._refresh_cost = 0.0
-        self._refreshed_at = time.perf_counter()
-        self.store = MetricStore()
         self.max_points = max_points
         self.interval = interval
-        self.epoch = 0
-        self.step = 0
-        self.sent_points = 0
+        self.store = MetricStore()
+        self.epoch = self.step = self.sent_points = 0
+        self.run = None  # the BackgroundFit, if any
+        self.active = False
+        self._refresh_cost, self._refreshed_at = 0.0, time.perf_counter()
         self._params: dict = {}
+        self._model = None
         self._last_flush = 0.0
         self._t0 = time.perf_counter()
-        self._figures: dict[str, tuple] = {}
+        self._run_start = self._epoch_start = self._epoch_offset = 0
+        self._bad = ""
+        self._boundaries: dict[int, list] = {}
+        self._figures: dict[str, dict] = {}
+        self._draw_lock = threading.RLock()  # a background run draws from its thread
         self.status = W.HTML(status_html("waiting for model.fit(..., callbacks=[plot.callback])"))
+        self.controls = TrainingControls(on_change=self.redraw)
+        self.controls.stop.on_click(lambda _: self.run and self.run.stop())
+        self.controls.pause.observe(self._on_pause, names="value")
+        self.controls.lr.observe(self._on_lr, names="value")
+        self.legend = W.HTML(_legend([]))
         self.row = W.HBox(layout=W.Layout(flex_flow="row wrap"))
-        self.legend = W.HTML(_LEGEND)
-        super().__init__([self.status, self.legend, self.row], **kwargs)
+        super().__init__([self.status, self.controls, self.legend, self.row], **kwargs)
         self.add_class("nnw-training")
         self.callback = _make_callback(self)
 
@@ -128,8 +135,9 @@ class LiveTrainingPlot(W.VBox):
         """Run ``model.fit(*args, **kwargs)`` in a background thread, streaming here.
 
         The kernel stays free: the layer and input pickers keep working while the model
-        trains. Returns the :class:`~nnwidgets.trainer.BackgroundFit` (``stop()``,
-        ``pause()``, ``resume()``, ``learning_rate``, ``join()``).
+        trains, and Stop / Pause / learning rate act at the next batch. Returns the
+        :class:`~nnwidgets.trainer.BackgroundFit` (``stop()``, ``pause()``,
+        ``resume()``, ``learning_rate``, ``join()``).
 
         >>> run = plot.fit_in_background(model, x, y, epochs=5)  # doctest: +SKIP
         """
@@ -141,27 +149,70 @@ class LiveTrainingPlot(W.VBox):
         self.run = BackgroundFit(
             model, *args, callbacks=callbacks, on_done=self._on_run_done, **kwargs
         )
+        self._quiet = True
+        try:
+            self.controls.lr.value = self.run.learning_rate
+        except Exception:  # noqa: BLE001 - a schedule or no number: leave the box empty
+            pass
+        finally:
+            self._quiet = False
+        self.controls.steering(self.run)
         return self.run
 
-    run = None
+    _quiet = False
 
     def _on_run_done(self, run) -> None:
+        self.controls.steering(None)
         if run.error is not None:
             self.fail(run.error)
 
+    def _on_pause(self, change) -> None:
+        if self.run is None:
+            return
+        if change["new"]:
+            self.run.pause()
+            self.controls.pause.description = "Resume"
+        else:
+            self.run.resume()
+            self.controls.pause.description = "Pause"
+        self._say_progress()
+
+    def _on_lr(self, change) -> None:
+        if self._quiet or self.run is None or not self.run.running:
+            return
+        try:
+            self.run.learning_rate = change["new"]
+            self.controls.say(f"learning rate {change['new']:g} from the next batch")
+        except ValueError as err:
+            self.controls.say(str(err), error=True)
+
     def fail(self, err: BaseException) -> None:
         """Show that training raised ``err``; every point already drawn stays."""
+        self.active = False
         self.flush()
         where = self._progress("training failed")
         self.status.value = status_html(f"{where}: {type(err).__name__}: {err}", error=True)
 
     # -- records (called from the callback) ---------------------------------
-    def begin(self, params: dict) -> None:
+    def begin(self, params: dict, model=None) -> None:
+        """A new run starts: it continues the step axis if it trains the same model."""
+        if len(self.store):
+            self.store.run += 1
+            if model is None or model is not self._model:
+                self.step = self._epoch_offset = 0
+        self._model = model
         self._params = dict(params or {})
         self._t0 = time.perf_counter()
         self._bad = ""
-        self._epoch_start = self.step
-        self.status.value = status_html("training started")
+        self.active = True
+        self._run_start = self._epoch_start = self.step
+        self._boundaries[self.store.run] = [(self.step, self._epoch_offset)]
+        self.legend.value = _legend(sorted({*self.store.runs(), self.store.run}))
+        self._lr_changed(self.step)
+        self.status.value = status_html(f"run {self.store.run}: training started")
+        if self.run is None or not self.run.running:
+            self.controls.steering(None)
+            _watch_cell(self)
 
     def begin_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -173,20 +224,24 @@ class LiveTrainingPlot(W.VBox):
         self.step = self.step + 1 if batch is None else self._epoch_start + batch + 1
         for key, value in logs.items():
             self._add(f"batch/{key}", self.step, value)
-        now = time.perf_counter()
-        if now - self._last_flush >= self.interval:
+        if time.perf_counter() - self._last_flush >= self.interval:
             self.flush()
+            self.refresh_views()
 
     def record_epoch(self, epoch: int, logs: dict) -> None:
         for key, value in logs.items():
             self._add(key, self.step, value)
+        self._boundaries[self.store.run].append((self.step, self._epoch_offset + epoch + 1))
         self.flush()
         self.refresh_views()
 
     def end(self) -> None:
+        self.active = False
+        self._epoch_offset = self._boundaries[self.store.run][-1][1]
         self.flush()
         self.refresh_views(force=True)
-        self.status.value = status_html(self._progress("done"))
+        stopped = " (stopped)" if self.run is not None and self.run.stopped else ""
+        self.status.value = status_html(self._progress("done") + stopped)
 
     def refresh_views(self, force: bool = False) -> None:
         """Redraw the state's views with the new weights, keeping their cost within
@@ -210,16 +265,39 @@ class LiveTrainingPlot(W.VBox):
         if not math.isfinite(value):
             self._bad = f"\u26a0 {key} is {value} at step {step}"
 
-    _bad = ""
-    _epoch_start = 0
+    def _lr_changed(self, step: int) -> None:
+        """Record the optimizer's learning rate when it differs from the last one."""
+        try:
+            lr = float(np.asarray(self._model.optimizer.learning_rate))
+        except Exception:  # noqa: BLE001 - no model, no optimizer, or no plain number
+            return
+        if self.store.last("lr") != lr:
+            self.store.add("lr", step, lr)
 
     # -- drawing -----------------------------------------------------------
     def flush(self) -> None:
         """Send what the store holds (decimated) to the browser."""
         self._last_flush = time.perf_counter()
-        for metric in self._metrics():
-            self._draw_metric(metric)
-        text = self._progress("training")
+        if self.active:
+            self._lr_changed(self.step)
+        with self._draw_lock:
+            for metric in self._metrics():
+                self._draw_metric(metric, [self.store.run])
+        self._say_progress()
+
+    def redraw(self) -> None:
+        """Draw every run again from scratch (after a change of smoothing, scale or x)."""
+        with self._draw_lock:
+            self._figures = {}
+            self.row.children = ()
+            for metric in self._metrics():
+                self._draw_metric(metric, self.store.runs())
+
+    def _say_progress(self) -> None:
+        if not self.active:
+            return
+        what = "paused" if self.run is not None and self.run.paused else "training"
+        text = self._progress(what)
         self.status.value = status_html(f"{text}  {self._bad}", error=bool(self._bad))
 
     def _metrics(self) -> list[str]:
@@ -228,49 +306,159 @@ class LiveTrainingPlot(W.VBox):
             base = name.split("/", 1)[-1].removeprefix("val_")
             if base not in names:
                 names.append(base)
+        if "lr" in names and len(np.unique(self.store.series("lr")[1])) < 2:
+            names.remove("lr")
         return names
 
     def _progress(self, what: str) -> str:
-        epochs = self._params.get("epochs", "?")
+        epochs = self._params.get("epochs")
+        steps = self._params.get("steps")
+        total = epochs * steps if epochs and steps else None
+        done = self.step - self._run_start
         elapsed = time.perf_counter() - self._t0
         dot = " \u00b7 "
-        return f"{what}: epoch {self.epoch + 1}/{epochs}{dot}step {self.step}{dot}{elapsed:.1f} s"
+        text = f"run {self.store.run} {what}: epoch {self.epoch + 1}/{epochs or '?'}"
+        text += f"{dot}step {done}" + (f"/{total}" if total else "")
+        text += f"{dot}{duration(elapsed)}"
+        left = eta_seconds(done, total, elapsed) if self.active else None
+        return text + (f"{dot}about {duration(left)} left" if left else "")
 
-    def _draw_metric(self, metric: str) -> None:
-        marks = self._figures.get(metric) or self._new_figure(metric)
-        series = {
-            "train_batch": f"batch/{metric}",
-            "train": metric,
-            "val": f"val_{metric}",
-        }
-        for key, mark in marks.items():
-            x, y = self.store.series(series[key])
-            if len(x) > self.max_points:
-                idx, y = decimate_minmax(y, self.max_points)
-                x = x[idx]
-            if len(x) == len(mark.x) and (len(x) == 0 or x[-1] == mark.x[-1]):
+    def _x(self, steps: np.ndarray, run: int) -> np.ndarray:
+        if self.controls.x_axis.value == "epoch":
+            return to_epochs(steps, self._boundaries.get(run, []))
+        return steps
+
+    def _draw_metric(self, metric: str, runs: list[int]) -> None:
+        fig = self._figures.get(metric) or self._new_figure(metric)
+        log = self.controls.log_y.value
+        for run in runs:
+            marks = fig["runs"].get(run) or self._new_run_marks(fig, run)
+            if metric == "lr":
+                self._set(marks["train"], *self._points("lr", run, log))
                 continue
-            self.sent_points += len(x)
-            with mark.hold_sync():
-                mark.x, mark.y = x, y
+            raw_x, raw_y = self._points(f"batch/{metric}", run, log)
+            self._draw_batches(marks, raw_x, raw_y)
+            for key in ("train", "val"):
+                x, y = self._points(("val_" if key == "val" else "") + metric, run, log)
+                self._set(marks[key], x, y)
+                self._set(marks[f"{key}_points"], x, y)
+        self._draw_bad(fig, metric)
+
+    def _draw_batches(self, marks: dict, x: np.ndarray, y: np.ndarray) -> None:
+        weight = self.controls.smoothing.value
+        self._set(marks["batch"], x, y)
+        if weight > 0:
+            self._set(marks["smooth"], x, ema(y, weight))
+        marks["batch"].opacities = [0.3 if weight > 0 else 0.6]
+        marks["smooth"].visible = weight > 0
+
+    def _points(self, name: str, run: int, log: bool) -> tuple[np.ndarray, np.ndarray]:
+        """Finite (and, on a log scale, positive) points of a series, x mapped."""
+        steps, values = self.store.series(name, run)
+        keep = np.isfinite(values) & ((values > 0) if log else True)
+        return self._x(steps[keep], run), values[keep]
+
+    def _set(self, mark, x: np.ndarray, y: np.ndarray) -> None:
+        if len(x) > self.max_points:
+            idx, y = decimate_minmax(y, self.max_points)
+            x = x[idx]
+        if len(x) == len(mark.x) and (len(x) == 0 or (x[-1] == mark.x[-1] and y[-1] == mark.y[-1])):
+            return
+        self.sent_points += len(x)
+        with mark.hold_sync():
+            mark.x, mark.y = x, y
+
+    def _draw_bad(self, fig: dict, metric: str) -> None:
+        """Non-finite values as crosses at the top of the plot."""
+        xs = []
+        for name in (f"batch/{metric}", metric, f"val_{metric}"):
+            for run in self.store.runs():
+                steps, values = self.store.series(name, run)
+                xs.append(self._x(steps[~np.isfinite(values)], run))
+        x = np.unique(np.concatenate(xs)) if xs else np.empty(0)
+        mark = fig["bad"]
+        if len(x) == len(mark.x):
+            return
+        top = max(
+            (float(np.max(m.y)) for r in fig["runs"].values() for m in r.values() if len(m.y)),
+            default=1.0,
+        )
+        x = x[: self.max_points]
+        with mark.hold_sync():
+            mark.x, mark.y = x, np.full(len(x), top)
 
     def _new_figure(self, metric: str) -> dict:
-        xs, ys = bq.LinearScale(allow_padding=False), bq.LinearScale()
-        sc = {"x": xs, "y": ys}
+        log = self.controls.log_y.value
+        scales = {"x": bq.LinearScale(allow_padding=False)}
+        scales["y"] = bq.LogScale() if log else bq.LinearScale()
+        x_label = "epoch" if self.controls.x_axis.value == "epoch" else "step (batches)"
+        axes = [
+            bq.Axis(scale=scales["x"], label=x_label, tick_format="~s"),
+            bq.Axis(
+                scale=scales["y"],
+                label="learning rate" if metric == "lr" else metric,
+                orientation="vertical",
+                tick_format=".2~e" if metric == "lr" else ".3~g",
+            ),
+        ]
+        bad = bq.Scatter(
+            x=[],
+            y=[],
+            scales=scales,
+            marker="cross",
+            colors=[BAD_COLOR],
+            default_size=60,
+            tooltip=bq.Tooltip(fields=["x"], labels=["NaN / Inf at"]),
+        )
+        title = "learning rate" if metric == "lr" else metric
+        fig = figure(title, [bad], axes, width="440px", height="300px")
+        entry = {"figure": fig, "scales": scales, "runs": {}, "bad": bad}
+        self._figures[metric] = entry
+        self.row.children = (*self.row.children, fig)
+        return entry
 
-        def line(color, label, **kw):
-            return bq.Lines(x=[], y=[], scales=sc, colors=[color], labels=[label], **kw)
+    def _new_run_marks(self, fig: dict, run: int) -> dict:
+        sc = fig["scales"]
+        train, val = run_colors(run)
+        tip = bq.Tooltip(fields=["x", "y"], formats=[".4~g", ".4~g"], labels=["x", "value"])
+
+        def line(color, **kw):
+            return bq.Lines(x=[], y=[], scales=sc, colors=[color], **kw)
+
+        def points(color):
+            return bq.Scatter(x=[], y=[], scales=sc, colors=[color], default_size=36, tooltip=tip)
 
         marks = {
-            "train_batch": line(COLORS["train"], "train (batch)", opacities=[0.55]),
-            "train": line(COLORS["train"], "train (epoch)", marker="circle", stroke_width=2.5),
-            "val": line(COLORS["val"], "validation (epoch)", marker="circle", stroke_width=2.5),
+            "batch": line(train, opacities=[0.6]),
+            "smooth": line(train, stroke_width=2, visible=False),
+            "train": line(train, stroke_width=2.5),
+            "val": line(val, stroke_width=2.5),
+            "train_points": points(train),
+            "val_points": points(val),
         }
-        axes = [
-            bq.Axis(scale=xs, label="step (batches)", tick_format="~s"),
-            bq.Axis(scale=ys, label=metric, orientation="vertical", tick_format=".3~g"),
-        ]
-        fig = figure(metric, list(marks.values()), axes, width="440px", height="300px")
-        self._figures[metric] = marks
-        self.row.children = (*self.row.children, fig)
+        if fig["figure"].title == "learning rate":
+            marks = {"train": line(train, stroke_width=2, interpolation="step-after")}
+        fig["runs"][run] = marks
+        fig["figure"].marks = [*fig["figure"].marks, *marks.values()]
         return marks
+
+
+def _watch_cell(plot: LiveTrainingPlot) -> None:
+    """In IPython, when the cell running a foreground ``fit`` ends with training still
+    active (an exception, an interrupt), say so on the plot."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    ip = get_ipython()
+    if ip is None or not hasattr(ip, "events"):
+        return
+
+    def after(result):
+        ip.events.unregister("post_run_cell", after)
+        if plot.active:
+            plot.fail(result.error_in_exec or RuntimeError("the cell ended before training did"))
+
+    ip.events.register("post_run_cell", after)

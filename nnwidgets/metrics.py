@@ -1,0 +1,155 @@
+"""Training metrics without widgets: a store that keeps every value, smoothing, the
+epoch axis, time estimates and export.
+
+>>> s = MetricStore()
+>>> s.add("loss", 1, 0.5); s.add("loss", 2, 0.25)
+>>> s.series("loss")
+(array([1., 2.]), array([0.5 , 0.25]))
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+
+import numpy as np
+
+
+class MetricStore:
+    """Every logged value, by series name (``loss``, ``val_loss``, ``batch/loss``, ``lr``),
+    each tagged with the run it came from. Nothing is dropped; views read copies.
+
+    Arrays grow by doubling, so adding a value costs O(1) amortised.
+    """
+
+    def __init__(self):
+        self._data: dict[str, list] = {}  # name -> [steps, values, runs, count]
+        self.run = 1
+
+    def add(self, name: str, step: float, value: float) -> None:
+        entry = self._data.get(name)
+        if entry is None:
+            entry = self._data[name] = [np.empty(64), np.empty(64), np.empty(64, np.int32), 0]
+        n = entry[3]
+        if n == len(entry[0]):
+            for i in range(3):
+                entry[i] = np.concatenate([entry[i], np.empty_like(entry[i])])
+        entry[0][n], entry[1][n], entry[2][n] = step, value, self.run
+        entry[3] = n + 1
+
+    def names(self) -> list[str]:
+        return list(self._data)
+
+    def series(self, name: str, run: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Copies of the steps and values of one series (of one run, or of all)."""
+        entry = self._data.get(name)
+        if entry is None:
+            return np.empty(0), np.empty(0)
+        n = entry[3]
+        xs, ys = entry[0][:n], entry[1][:n]
+        if run is None:
+            return xs.copy(), ys.copy()
+        keep = entry[2][:n] == run
+        return xs[keep], ys[keep]
+
+    def last(self, name: str) -> float | None:
+        entry = self._data.get(name)
+        return float(entry[1][entry[3] - 1]) if entry and entry[3] else None
+
+    def runs(self) -> list[int]:
+        found = {int(r) for e in self._data.values() for r in np.unique(e[2][: e[3]])}
+        return sorted(found)
+
+    def __len__(self) -> int:
+        return sum(entry[3] for entry in self._data.values())
+
+    def rows(self):
+        """``(run, series, step, value)`` for every stored value."""
+        for name, (xs, ys, runs, n) in self._data.items():
+            for i in range(n):
+                yield int(runs[i]), name, float(xs[i]), float(ys[i])
+
+    def to_csv(self, path) -> None:
+        """Write every value as CSV: ``run,series,step,value``."""
+        with open(path, "w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(["run", "series", "step", "value"])
+            writer.writerows(self.rows())
+
+    def to_dataframe(self):
+        """Every value as a pandas DataFrame (columns run, series, step, value)."""
+        try:
+            import pandas as pd
+        except ImportError as err:
+            raise ImportError("to_dataframe needs pandas: pip install pandas") from err
+        return pd.DataFrame(list(self.rows()), columns=["run", "series", "step", "value"])
+
+
+def ema(values: np.ndarray, weight: float) -> np.ndarray:
+    """Debiased exponential moving average, as TensorBoard smooths scalars.
+
+    Non-finite values are skipped (they keep the previous average) so that one NaN does
+    not hide the rest of the curve.
+
+    >>> ema(np.array([1.0, 1.0, 1.0]), 0.9).tolist()
+    [1.0, 1.0, 1.0]
+    >>> ema(np.array([0.0, 10.0]), 0.5).tolist()
+    [0.0, 6.666666666666667]
+    """
+    values = np.asarray(values, dtype=np.float64)
+    if weight <= 0 or len(values) == 0:
+        return values.copy()
+    from scipy.signal import lfilter
+
+    finite = np.isfinite(values)
+    x = np.where(finite, values, 0.0)
+    # a running weighted sum of the values and of the weights that counted
+    num = lfilter([1.0 - weight], [1.0, -weight], x * finite)
+    den = lfilter([1.0 - weight], [1.0, -weight], finite.astype(np.float64))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
+
+
+def to_epochs(steps: np.ndarray, boundaries: list[tuple[float, float]]) -> np.ndarray:
+    """Map global steps to (fractional) epochs, given ``(step, epoch)`` pairs at epoch
+    ends, extrapolating with the last epoch's length.
+
+    >>> to_epochs(np.array([5.0, 10.0, 15.0]), [(0, 0), (10, 1)]).tolist()
+    [0.5, 1.0, 1.5]
+    """
+    steps = np.asarray(steps, dtype=np.float64)
+    if len(boundaries) < 2:
+        return steps * 0.0
+    s, e = np.array(boundaries, dtype=np.float64).T
+    out = np.interp(steps, s, e)
+    slope = (e[-1] - e[-2]) / max(s[-1] - s[-2], 1e-12)
+    beyond = steps > s[-1]
+    out[beyond] = e[-1] + (steps[beyond] - s[-1]) * slope
+    return out
+
+
+def eta_seconds(done: int, total: int | None, elapsed: float) -> float | None:
+    """Seconds left at the rate so far, or None when it cannot be told.
+
+    >>> eta_seconds(25, 100, 10.0)
+    30.0
+    """
+    if not total or done <= 0 or elapsed <= 0 or done >= total:
+        return None
+    return (total - done) * elapsed / done
+
+
+def duration(seconds: float | None) -> str:
+    """``12 s``, ``3 min 20 s``, ``1 h 05 min`` (empty for None).
+
+    >>> duration(200)
+    '3 min 20 s'
+    """
+    if seconds is None or not math.isfinite(seconds):
+        return ""
+    s = int(round(seconds))
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min {s % 60:02d} s"
+    return f"{s // 3600} h {s % 3600 // 60:02d} min"

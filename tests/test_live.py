@@ -1,0 +1,179 @@
+"""The live plot for real runs: smoothing, log scale, epoch axis, runs, learning rate,
+pause, tf.distribute, NaN, export, and faults in a foreground fit."""
+
+from __future__ import annotations
+
+import csv
+import time
+
+import keras
+import numpy as np
+import pytest
+
+import nnwidgets as nw
+from nnwidgets.metrics import ema
+
+
+@pytest.fixture
+def data(digits):
+    x, y = digits
+    return x, y
+
+
+def fit(model, plot, x, y, **kw):
+    kw = {"epochs": 2, "batch_size": 30, "verbose": 0, **kw}
+    return model.fit(x, y, callbacks=[plot.callback], **kw)
+
+
+def marks(plot, metric="loss", run=1):
+    return plot._figures[metric]["runs"][run]
+
+
+def test_smoothing_log_scale_and_epoch_axis(data):
+    x, y = data
+    plot = nw.LiveTrainingPlot(interval=0.0)
+    fit(nw.datasets.demo_model(), plot, x, y, validation_split=0.25)
+    raw = marks(plot)["batch"]
+    assert not marks(plot)["smooth"].visible
+
+    plot.controls.smoothing.value = 0.9
+    m = marks(plot)
+    assert m["smooth"].visible and m["batch"].opacities == [0.3]
+    np.testing.assert_allclose(m["smooth"].y, ema(plot.store.series("batch/loss")[1], 0.9))
+
+    plot.controls.log_y.value = True
+    fig = plot._figures["loss"]
+    assert type(fig["scales"]["y"]).__name__ == "LogScale"
+    assert all(len(mk.y) == 0 or mk.y.min() > 0 for mk in fig["runs"][1].values())
+
+    plot.controls.x_axis.value = "epoch"
+    m = marks(plot)
+    assert list(m["train_points"].x) == [1.0, 2.0] and list(m["val"].x) == [1.0, 2.0]
+    assert 0 < m["batch"].x[0] < 1 and m["batch"].x[-1] == 2.0
+    assert len(m["batch"].x) == len(raw.x)
+
+
+def test_second_fit_is_a_new_run_that_continues_the_same_model(data):
+    x, y = data
+    model = nw.datasets.demo_model()
+    plot = nw.LiveTrainingPlot(interval=0.0)
+    fit(model, plot, x, y)
+    fit(model, plot, x, y, epochs=1)
+    steps1, _ = plot.store.series("batch/loss", run=1)
+    steps2, _ = plot.store.series("batch/loss", run=2)
+    assert len(steps1) == 8 and len(steps2) == 4 and steps2[0] == steps1[-1] + 1
+    assert marks(plot, run=2)["batch"].colors != marks(plot, run=1)["batch"].colors
+    assert "run 2" in plot.legend.value and "run 2 done" in plot.status.value
+
+    other = nw.datasets.demo_model(seed=1)
+    fit(other, plot, x, y, epochs=1)  # another model starts again at step 1
+    assert plot.store.series("batch/loss", run=3)[0][0] == 1
+    plot.controls.x_axis.value = "epoch"
+    assert list(marks(plot, run=2)["train_points"].x) == [3.0]
+    assert list(marks(plot, run=3)["train_points"].x) == [1.0]
+
+
+def test_export_keeps_every_value(data, tmp_path):
+    x, y = data
+    plot = nw.LiveTrainingPlot(interval=0.0)
+    fit(nw.datasets.demo_model(), plot, x, y, validation_split=0.25)
+    path = tmp_path / "run.csv"
+    plot.store.to_csv(path)
+    rows = list(csv.DictReader(open(path)))
+    assert len(rows) == len(plot.store) > 0
+    assert {r["series"] for r in rows} >= {"batch/loss", "loss", "val_accuracy", "lr"}
+    pd = pytest.importorskip("pandas")
+    df = plot.store.to_dataframe()
+    assert isinstance(df, pd.DataFrame) and len(df) == len(rows)
+
+
+def test_nan_loss_is_marked_and_the_curve_stays():
+    plot = nw.LiveTrainingPlot(interval=0.0)
+    plot.begin({"epochs": 1, "steps": 4})
+    for value in (1.0, float("nan"), 0.5, float("inf")):
+        plot.record_batch({"loss": value})
+    plot.flush()
+    assert list(marks(plot)["batch"].x) == [1.0, 3.0]
+    bad = plot._figures["loss"]["bad"]
+    assert list(bad.x) == [2.0, 4.0] and np.all(np.isfinite(bad.y))
+    assert "loss is inf at step 4" in plot.status.value
+
+
+def test_validation_every_other_epoch(data):
+    x, y = data
+    plot = nw.LiveTrainingPlot(interval=0.0)
+    fit(nw.datasets.demo_model(), plot, x, y, epochs=4, validation_split=0.25, validation_freq=2)
+    assert len(plot.store.series("val_loss")[0]) == 2 and len(plot.store.series("loss")[0]) == 4
+    assert len(marks(plot)["val_points"].x) == 2
+
+
+def test_distributed_with_steps_per_execution(data):
+    import tensorflow as tf
+
+    x, y = data
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0"])
+    with strategy.scope():
+        model = nw.datasets.demo_model()
+        model.compile("adam", "sparse_categorical_crossentropy", steps_per_execution=3)
+    plot = nw.LiveTrainingPlot(interval=0.0)
+    fit(model, plot, x[:96], y[:96], batch_size=8, epochs=2)
+    steps, values = plot.store.series("batch/loss")
+    assert list(steps) == [3, 6, 9, 12, 15, 18, 21, 24]  # 12 batches an epoch, hooks every 3
+    assert list(plot.store.series("loss")[0]) == [12, 24] and np.all(np.isfinite(values))
+    assert "step 24/24" in plot.status.value
+
+
+def wait_for(predicate, timeout=60.0):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+def test_learning_rate_and_pause_act_on_a_background_run(data):
+    x, y = data
+    model = nw.datasets.demo_model()
+    plot = nw.LiveTrainingPlot(interval=0.0)
+    run = plot.fit_in_background(model, x, y, epochs=500, batch_size=20, verbose=0)
+    try:
+        assert not plot.controls.stop.disabled and plot.controls.lr.value == pytest.approx(1e-3)
+        wait_for(lambda: len(plot.store.series("batch/loss")[0]) >= 2)
+        plot.controls.lr.value = 0.0123  # as a person typing in the box
+        wait_for(lambda: plot.store.last("lr") == pytest.approx(0.0123))
+        assert float(model.optimizer.learning_rate.numpy()) == pytest.approx(0.0123)
+        assert "lr" in plot._figures  # the learning rate changed: it gets its plot
+
+        plot.controls.lr.value = -1.0
+        assert "positive" in plot.controls.message.value
+
+        plot.controls.pause.value = True
+        wait_for(lambda: run.paused)
+        time.sleep(0.3)
+        n = len(plot.store.series("batch/loss")[0])
+        time.sleep(0.5)
+        assert len(plot.store.series("batch/loss")[0]) <= n + 1 and "paused" in plot.status.value
+        plot.controls.pause.value = False
+        wait_for(lambda: len(plot.store.series("batch/loss")[0]) > n + 2)
+    finally:
+        plot.controls.stop.click()
+        assert run.join(60)
+    assert plot.controls.stop.disabled and "(stopped)" in plot.status.value
+
+
+def test_exception_in_a_foreground_cell_is_shown(data):
+    from IPython.core.interactiveshell import InteractiveShell
+
+    x, y = data
+    shell = InteractiveShell.instance()
+    plot = nw.LiveTrainingPlot(interval=0.0)
+
+    class Boom(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if batch == 2:
+                raise ValueError("bad batch from the data")
+
+    shell.user_ns.update(model=nw.datasets.demo_model(), plot=plot, x=x, y=y, Boom=Boom)
+    shell.run_cell("model.fit(x, y, batch_size=10, callbacks=[plot.callback, Boom()], verbose=0)")
+    assert "training failed" in plot.status.value and "bad batch" in plot.status.value
+    assert len(marks(plot)["batch"].x) == 3
+    InteractiveShell.clear_instance()
