@@ -182,3 +182,27 @@ def test_views_are_legible_in_both_themes(page, theme, request):
     screenshot(page, f"dashboard-theme-{theme}")
     bad = low_contrast_texts(page)
     assert not bad, f"text hard to read on the {theme} theme:\n" + "\n".join(bad)
+
+
+def test_stop_button_stops_training(page, voila_url):
+    open_dashboard(page, voila_url)
+    page.wait_for_function(
+        f"""() => (document.querySelector('.nnw-training')?.innerText || '')
+                     .includes('training: epoch')
+                  && Math.max(0, ...({TRAINING_SEGMENTS})()) >= 3""",
+        timeout=PAGE_TIMEOUT_MS,
+    )
+    assert "done" not in training_text(page)
+    page.locator(".nnw-training .nnw-stop").click()
+    page.wait_for_function(
+        "() => document.querySelector('.nnw-training').innerText.includes('(stopped)')"
+    )
+    text = training_text(page)
+    assert "epoch 15/15" not in text, text
+    assert page.locator(".nnw-training .nnw-stop").is_disabled()
+    screenshot(page, "dashboard-5-stopped")
+    # the kernel is free again: the pickers still answer
+    activations = href(page, ACTIVATIONS_IMAGE)
+    page.locator(".nnw-explorer button[title='next input']").click()
+    wait_href_change(page, ACTIVATIONS_IMAGE, activations)
+    assert_no_errors_shown(page)

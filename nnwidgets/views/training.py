@@ -151,7 +151,7 @@ class LiveTrainingPlot(W.VBox):
         )
         self._quiet = True
         try:
-            self.controls.lr.value = self.run.learning_rate
+            self.controls.lr.value = float(f"{self.run.learning_rate:.6g}")
         except Exception:  # noqa: BLE001 - a schedule or no number: leave the box empty
             pass
         finally:
@@ -245,16 +245,23 @@ class LiveTrainingPlot(W.VBox):
 
     def refresh_views(self, force: bool = False) -> None:
         """Redraw the state's views with the new weights, keeping their cost within
-        ``view_budget`` (a fraction) of the training time since the last redraw."""
+        ``view_budget`` (a fraction) of the training time since the last redraw (five
+        times more for a background run, whose views are what a person watches)."""
         if self.state is None:
             return
         since = time.perf_counter() - self._refreshed_at
-        if not force and self._refresh_cost > self.view_budget * since:
+        budget = self.view_budget * (5 if self.run is not None and self.run.running else 1)
+        if not force and self._refresh_cost > budget * since:
             return
         t = time.perf_counter()
         self.state.refresh()
         self._refreshed_at = time.perf_counter()
-        self._refresh_cost = self._refreshed_at - t
+        cost = self._refreshed_at - t
+        # the first redraw traces the recording function: not what the next ones cost
+        self._refresh_cost = cost if self._refreshes else 0.0
+        self._refreshes += 1
+
+    _refreshes = 0
 
     def _add(self, key: str, step: int, value) -> None:
         try:
