@@ -141,7 +141,7 @@ def test_learning_rate_and_pause_act_on_a_background_run(data):
         plot.controls.lr.value = 0.0123  # as a person typing in the box
         wait_for(lambda: plot.store.last("lr") == pytest.approx(0.0123))
         assert float(model.optimizer.learning_rate.numpy()) == pytest.approx(0.0123)
-        assert "lr" in plot._figures  # the learning rate changed: it gets its plot
+        wait_for(lambda: "lr" in plot._figures)  # the learning rate changed: it gets its plot
 
         plot.controls.lr.value = -1.0
         assert "positive" in plot.controls.message.value

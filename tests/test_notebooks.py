@@ -17,7 +17,11 @@ ARTIFACTS = ROOT / "tests" / "artifacts"
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 # quickstart.ipynb promises "well under a minute"; leave room for a slow CI machine.
-TIME_BUDGET = {"quickstart.ipynb": 120}
+TIME_BUDGET = {
+    "quickstart.ipynb": 120,
+    "convolution.ipynb": 120,
+    "training_curves.ipynb": 120,
+}
 
 
 def test_notebooks_exist():
