@@ -106,6 +106,11 @@ class BackgroundFit:
         value = float(value)
         if not value > 0 or value != value or value == float("inf"):
             raise ValueError(f"learning rate must be a positive finite number, got {value}")
+        if _is_schedule(self.model.optimizer):
+            raise ValueError(
+                "this optimizer's learning rate is a schedule "
+                f"({type(self.model.optimizer._learning_rate).__name__}); Keras cannot set it"
+            )
         self._lr = value
 
     def join(self, timeout: float | None = None) -> bool:
@@ -124,12 +129,15 @@ class BackgroundFit:
             self.model.stop_training = True
 
 
+def _is_schedule(optimizer) -> bool:
+    import keras
+
+    schedule = keras.optimizers.schedules.LearningRateSchedule
+    return isinstance(getattr(optimizer, "_learning_rate", None), schedule)
+
+
 def _set_learning_rate(optimizer, value: float) -> None:
-    lr = optimizer.learning_rate
-    if hasattr(lr, "assign"):
-        lr.assign(value)
-    else:  # a schedule: replace it with the constant the user asked for
-        optimizer.learning_rate = value
+    optimizer.learning_rate = value  # assigns the optimizer's variable
 
 
 def _control_callback(run: BackgroundFit):

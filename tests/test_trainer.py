@@ -49,6 +49,25 @@ def test_stop_ends_the_run_early(setup):
     steps = len(plot.store.series("batch/loss")[0])
     assert steps < 500 * 6 and run.error is None and run.stopped
     assert "done" in plot.status.value
+    again = plot.fit_in_background(model, x, y, epochs=1, batch_size=20, verbose=0)
+    assert again.join(60) and again.error is None and plot.store.run == 2
+
+
+def test_a_schedule_cannot_be_set_and_training_goes_on(setup):
+    model, state, x, y = setup
+    schedule = keras.optimizers.schedules.ExponentialDecay(1e-3, 10, 0.9)
+    model.compile(keras.optimizers.Adam(schedule), "sparse_categorical_crossentropy")
+    plot = nw.LiveTrainingPlot(interval=0.0)
+    run = plot.fit_in_background(model, x, y, epochs=200, batch_size=20, verbose=0)
+    try:
+        with pytest.raises(ValueError, match="schedule"):
+            run.learning_rate = 0.1
+        plot.controls.lr.value = 0.1
+        assert "schedule" in plot.controls.message.value
+        wait_for(lambda: len(plot.store.series("lr")[0]) >= 2)  # the decay is plotted
+    finally:
+        run.stop()
+        assert run.join(60) and run.error is None
 
 
 def test_second_run_while_training_is_refused(setup):
