@@ -14,7 +14,7 @@ import numpy as np
 from .imaging import block_reduce
 
 #: Largest picture sent to the browser, in cells; bigger ones are block-reduced.
-MAX_PICTURE = (384, 512)
+MAX_PICTURE = (416, 352)  # rows, columns: about what a 460-px card can show
 MAX_TILES = 64
 
 

@@ -108,18 +108,27 @@ def block_reduce(a: np.ndarray, max_shape: tuple[int, int], how: str = "mean") -
         return a
     fy, fx = max(fy, 1), max(fx, 1)
     h, w = -(-a.shape[0] // fy) * fy, -(-a.shape[1] // fx) * fx
-    padded = np.full((h, w), np.nan, dtype=np.float32 if a.dtype == np.float32 else np.float64)
+    dtype = np.float32 if a.dtype == np.float32 else np.float64
+    if how == "absmax":
+        return _absmax_blocks(a.astype(dtype, copy=False), h, w, fy, fx)
+    padded = np.full((h, w), np.nan, dtype=dtype)
     padded[: a.shape[0], : a.shape[1]] = a
-    blocks = padded.reshape(h // fy, fy, w // fx, fx).transpose(0, 2, 1, 3)
-    blocks = blocks.reshape(h // fy, w // fx, fy * fx)
+    blocks = padded.reshape(h // fy, fy, w // fx, fx)
     with np.errstate(all="ignore"):
-        if how == "absmax":
-            filled = np.where(np.isnan(blocks), 0.0, blocks)
-            idx = np.abs(filled).argmax(axis=-1)
-            return np.take_along_axis(filled, idx[..., None], axis=-1)[..., 0]
-        counts = np.sum(~np.isnan(blocks), axis=-1)
-        sums = np.nansum(blocks, axis=-1)
+        counts = np.sum(~np.isnan(blocks), axis=(1, 3))
+        sums = np.nansum(blocks, axis=(1, 3))
         return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+
+
+def _absmax_blocks(a: np.ndarray, h: int, w: int, fy: int, fx: int) -> np.ndarray:
+    """Each block's value of largest magnitude (NaN counted as 0), without copies of
+    the blocks: the block maximum or minimum, whichever is further from zero."""
+    padded = np.pad(a, ((0, h - a.shape[0]), (0, w - a.shape[1])), mode="edge")
+    if np.isnan(padded).any():
+        padded = np.where(np.isnan(padded), 0.0, padded).astype(a.dtype)
+    blocks = padded.reshape(h // fy, fy, w // fx, fx)
+    hi, lo = blocks.max(axis=(1, 3)), blocks.min(axis=(1, 3))
+    return np.where(-lo > hi, lo, hi)
 
 
 def decimate_minmax(y: np.ndarray, max_points: int = 2000) -> tuple[np.ndarray, np.ndarray]:

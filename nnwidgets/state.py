@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 from collections import OrderedDict
 
@@ -233,7 +234,7 @@ class ModelState(HasTraits):
             return self._store(key, record, out)
 
     def _store(self, key, record, out) -> dict:
-        size = sum(int(np.prod(t.shape)) * 4 for v in record.values() for t in _graph._flatten(v))
+        size = sum(math.prod(t.shape) * 4 for v in record.values() for t in _graph._flatten(v))
         entry = {"record": record, "output": out, "bytes": size}
         self._cache[key] = entry
         while len(self._cache) > 1 and sum(e["bytes"] for e in self._cache.values()) > _CACHE_BYTES:

@@ -68,11 +68,12 @@ class PicturePanel:
         self.y_axis = bq.Axis(
             scale=self.y_scale, label="", orientation="vertical", num_ticks=5, tick_format="d"
         )
-        self._image_layout = W.Layout()  # shared, so replaced images leak no Layout
-        self.mark = bq.Image(
-            image=self._new_image(encode_png(np.zeros((1, 1, 3), np.uint8))),
-            scales={"x": self.x_scale, "y": self.y_scale},
-        )
+        # bqplot's Image mark redraws only when given another Image widget: two widgets
+        # take turns, so a redraw opens and closes no widget in the browser.
+        layout = W.Layout()
+        blank = encode_png(np.zeros((1, 1, 3), np.uint8))
+        self._images = [W.Image(value=blank, format="png", layout=layout) for _ in range(2)]
+        self.mark = bq.Image(image=self._images[0], scales={"x": self.x_scale, "y": self.y_scale})
         self.figure = figure(title, [self.mark], [self.x_axis, self.y_axis], width, height)
         self.width = int(width.removesuffix("px"))
         self.bar = W.HTML()
@@ -87,9 +88,10 @@ class PicturePanel:
         png = encode_png(rgb)
         self.png_bytes = len(png)
         w, h = m.size
-        old = self.mark.image
+        spare = self._images[1] if self.mark.image is self._images[0] else self._images[0]
+        spare.value = png
         with self.mark.hold_sync():
-            self.mark.image = self._new_image(png)
+            self.mark.image = spare
             self.mark.x, self.mark.y = (0, w), (h, 0)
         with self.x_scale.hold_sync():
             self.x_scale.min, self.x_scale.max = 0.0, float(w)
@@ -98,11 +100,7 @@ class PicturePanel:
         self.x_axis.label, self.y_axis.label = m.x_label, m.y_label
         self.x_axis.visible = self.y_axis.visible = m.axes
         self.figure.layout.height = f"{self._height_for(m)}px"
-        old.close()
         self.bar.value = colorbar(cmap, lo, hi, " ".join(x for x in (caption, m.note) if x))
-
-    def _new_image(self, png: bytes) -> W.Image:
-        return W.Image(value=png, format="png", layout=self._image_layout)
 
     def _height_for(self, m: Matrix) -> int:
         """A figure height that keeps picture cells about square (within bounds)."""
