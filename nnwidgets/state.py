@@ -70,6 +70,7 @@ class ModelState(HasTraits):
         self._inputs = None
         self._labels = None
         self._lock = threading.RLock()
+        self._deferred: list = []
         self._cache: OrderedDict = OrderedDict()
         self._recorder = _graph.Recorder(model)
         if inputs is not None:
@@ -180,7 +181,30 @@ class ModelState(HasTraits):
         # Views draw in the observers; a background ``fit`` refreshes them from its own
         # thread. One lock keeps two threads from drawing at once.
         with self._lock:
-            super()._notify_observers(event)
+            self._depth += 1
+            try:
+                super()._notify_observers(event)
+            finally:
+                self._depth -= 1
+            if self._depth == 0:
+                self._run_deferred()
+
+    _depth = 0
+
+    def defer(self, draw) -> None:
+        """Run ``draw`` once every view has handled the current change (now, if no change
+        is being handled): views draw their main picture first and the rest after, so
+        that every main picture reaches the browser sooner."""
+        if self._depth:
+            self._deferred.append(draw)
+        else:
+            draw()
+
+    def _run_deferred(self) -> None:
+        while self._deferred:
+            pending, self._deferred = self._deferred, []
+            for draw in pending:
+                draw()
 
     def _bump(self) -> None:
         self.set_trait("version", self.version + 1)

@@ -134,7 +134,7 @@ def test_nan_weights_are_flagged(digits):
     view = nw.WeightHeatmap(state)
     acts = nw.ActivationExplorer(state)
     state.layer = "probs"
-    assert "1 NaN, 1 Inf" in view.stats.value
+    assert "1 NaN, 1 Inf" in view.panel.bar.value  # the stats line under the colour bar
     assert "NaN" in acts.stats.value  # the NaN flows into the output and is flagged
 
 

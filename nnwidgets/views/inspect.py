@@ -31,9 +31,8 @@ class WeightHeatmap(W.VBox):
         self.picker = W.Dropdown(description="Weight", style={"description_width": "52px"})
         self.panel = PicturePanel("Weights")
         self.hist = BarPanel("Histogram", "value", "count", height="220px")
-        self.stats = W.HTML()
         self.message = W.HTML()
-        self.body = W.VBox([self.panel.figure, self.panel.bar, self.stats, self.hist.figure])
+        self.body = W.VBox([self.panel.figure, self.panel.bar, self.hist.figure])
         super().__init__([self.picker, self.message, self.body], **kwargs)
         self.add_class("nnw-weights")
         self._quiet = False
@@ -71,9 +70,9 @@ class WeightHeatmap(W.VBox):
         self.message.value = ""
         name = html.escape(var.path)
         self.panel.figure.title = f"{info.name}: {var.path.split('/')[-1]} {stats['shape']}"
-        self.panel.show(picture, "rdbu", symmetric=True)
-        self.stats.value = stats_html(stats).replace("<div", f'<div title="{name}"', 1)
-        self.hist.show(centres, counts)
+        footer = stats_html(stats).replace("<div", f'<div title="{name}"', 1)
+        self.panel.show(picture, "rdbu", symmetric=True, footer=footer)
+        self.state.defer(lambda: self.hist.show(centres, counts))
 
     def _computed(self, info, var) -> tuple:
         """Picture, stats and histogram of a variable, cached until the weights change."""
@@ -157,12 +156,15 @@ class ActivationExplorer(W.VBox):
         else:
             self.panel.figure.title = title
             scaled = a.ndim == 3 and self.per_channel.value
-            self.panel.show(pic, "viridis", caption="(each channel 0..1)" if scaled else "")
+            footer = stats_html(D.stats(a))
+            self.panel.show(
+                pic, "viridis", caption="(each channel 0..1)" if scaled else "", footer=footer
+            )
+        self.stats.value = "" if pic is not None else stats_html(D.stats(a))
         means = D.channel_means(a)
         if means is not None:
-            self.channels.show(np.arange(means.size), means)
+            self.state.defer(lambda: self.channels.show(np.arange(means.size), means))
         self._show(pic, means)
-        self.stats.value = stats_html(D.stats(a))
 
     def _show(self, pic, means) -> None:
         self.panel.figure.layout.display = None if pic is not None else "none"

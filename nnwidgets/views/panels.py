@@ -62,8 +62,9 @@ class PicturePanel:
     """
 
     def __init__(self, title: str, width: str = "420px", height: str = "360px"):
-        self.x_scale = bq.LinearScale(min=0, max=1)
-        self.y_scale = bq.LinearScale(min=0, max=1, reverse=True)
+        # the scales follow the Image mark's extent: no scale message per redraw
+        self.x_scale = bq.LinearScale(allow_padding=False)
+        self.y_scale = bq.LinearScale(allow_padding=False, reverse=True)
         self.x_axis = bq.Axis(scale=self.x_scale, label="", num_ticks=5, tick_format="d")
         self.y_axis = bq.Axis(
             scale=self.y_scale, label="", orientation="vertical", num_ticks=5, tick_format="d"
@@ -79,8 +80,11 @@ class PicturePanel:
         self.bar = W.HTML()
         self.png_bytes = 0
 
-    def show(self, m: Matrix, cmap: str, symmetric: bool = False, caption: str = "") -> None:
-        """Draw ``m``; the colour range covers its finite values."""
+    def show(
+        self, m: Matrix, cmap: str, symmetric: bool = False, caption: str = "", footer: str = ""
+    ) -> None:
+        """Draw ``m``; the colour range covers its finite values. ``footer`` (HTML) goes
+        under the colour bar, in the same message."""
         lo, hi = finite_range(m.values, symmetric=symmetric)
         rgb = to_rgb(m.values, lo, hi, cmap)
         if m.gap is not None:
@@ -93,14 +97,12 @@ class PicturePanel:
         with self.mark.hold_sync():
             self.mark.image = spare
             self.mark.x, self.mark.y = (0, w), (h, 0)
-        with self.x_scale.hold_sync():
-            self.x_scale.min, self.x_scale.max = 0.0, float(w)
-        with self.y_scale.hold_sync():
-            self.y_scale.min, self.y_scale.max = 0.0, float(h)
         self.x_axis.label, self.y_axis.label = m.x_label, m.y_label
         self.x_axis.visible = self.y_axis.visible = m.axes
         self.figure.layout.height = f"{self._height_for(m)}px"
-        self.bar.value = colorbar(cmap, lo, hi, " ".join(x for x in (caption, m.note) if x))
+        self.bar.value = (
+            colorbar(cmap, lo, hi, " ".join(x for x in (caption, m.note) if x)) + footer
+        )
 
     def _height_for(self, m: Matrix) -> int:
         """A figure height that keeps picture cells about square (within bounds)."""
@@ -122,15 +124,15 @@ class BarPanel:
         self.bars = bq.Bars(x=[0.0], y=[0.0], scales=scales, padding=0.1, colors=["#4c78a8"])
         self.line = bq.Lines(x=[0.0], y=[0.0], scales=scales, colors=["#4c78a8"], visible=False)
         axes = [
-            bq.Axis(scale=self.x_scale, label=x_label, tick_format=".3~g"),
+            bq.Axis(scale=self.x_scale, label=x_label, tick_format=",.3~g"),
             bq.Axis(
                 scale=self.y_scale,
                 label=y_label,
                 orientation="vertical",
-                tick_format=".3~g",
+                tick_format=",.4~g",
             ),
         ]
-        self.y_axis = axes[1]
+        self.x_axis, self.y_axis = axes
         self.figure = figure(title, [self.bars, self.line], axes, width, height)
 
     def show(self, x: np.ndarray, y: np.ndarray) -> None:
@@ -142,10 +144,12 @@ class BarPanel:
         if len(y) == 0 or len(x) != len(y):
             x, y = np.zeros(1), np.zeros(1)
         lo, hi = min(0.0, float(y.min())), max(0.0, float(y.max()))
-        ticks = nice_ticks(lo, hi, 5)
-        with self.y_scale.hold_sync():  # round ticks, the first and last at the edges
-            self.y_scale.min, self.y_scale.max = float(ticks[0]), float(ticks[-1])
-        self.y_axis.tick_values = ticks
+        span = (hi - lo) * 1e-9
+        ticks = nice_ticks(lo, hi, 5)  # round ticks within the data's own range
+        self.y_axis.tick_values = ticks[(ticks >= lo - span) & (ticks <= hi + span)]
+        span = (x[-1] - x[0]) * 1e-9
+        ticks = nice_ticks(float(x[0]), float(x[-1]), 6)
+        self.x_axis.tick_values = ticks[(ticks >= x[0] - span) & (ticks <= x[-1] + span)]
         if len(y) <= self.MAX_BARS:
             half = (x[1] - x[0]) / 2 if len(x) > 1 else 0.5
             with self.x_scale.hold_sync():  # whole bars at both ends

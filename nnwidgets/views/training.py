@@ -149,13 +149,10 @@ class LiveTrainingPlot(W.VBox):
         self.run = BackgroundFit(
             model, *args, callbacks=callbacks, on_done=self._on_run_done, **kwargs
         )
-        self._quiet = True
         try:
-            self.controls.lr.value = float(f"{self.run.learning_rate:.6g}")
-        except Exception:  # noqa: BLE001 - a schedule or no number: leave the box empty
+            self._show_lr(self.run.learning_rate)
+        except Exception:  # noqa: BLE001 - no plain number: the box fills in at the first batch
             pass
-        finally:
-            self._quiet = False
         self.controls.steering(self.run)
         return self.run
 
@@ -280,6 +277,15 @@ class LiveTrainingPlot(W.VBox):
             return
         if self.store.last("lr") != lr:
             self.store.add("lr", step, lr)
+            self._show_lr(lr)
+
+    def _show_lr(self, lr: float) -> None:
+        """Show the learning rate in the box, without setting it again."""
+        self._quiet = True
+        try:
+            self.controls.lr.value = float(f"{lr:.6g}")
+        finally:
+            self._quiet = False
 
     # -- drawing -----------------------------------------------------------
     def flush(self) -> None:
