@@ -41,6 +41,7 @@ $(VENV)/.bench-installed: pyproject.toml | $(VENV)/bin/python
 bench: $(VENV)/.bench-installed
 	$(PY) benchmarks/bench_switch.py
 	$(PY) benchmarks/bench_training.py
+	$(PY) benchmarks/bench_browser.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info tests/artifacts
