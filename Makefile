@@ -38,7 +38,7 @@ $(VENV)/.bench-installed: pyproject.toml | $(VENV)/bin/python
 	$(PY) -m pip install -q -e ".[bench]"
 	touch $@
 
-bench: $(VENV)/.bench-installed
+bench: $(VENV)/.bench-installed browser-deps
 	$(PY) benchmarks/bench_switch.py
 	$(PY) benchmarks/bench_training.py
 	$(PY) benchmarks/bench_browser.py
