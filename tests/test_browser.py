@@ -127,6 +127,14 @@ def test_dashboard_renders_and_reacts(page, voila_url):
     wait_training_done(page)
     after = page.evaluate(TRAINING_SEGMENTS)
     assert max(after) > max(during), (during, after)
+
+    # Hovering an epoch point shows its value.
+    dot = page.locator(".nnw-training svg.svg-figure .dot").last
+    dot.hover(force=True)
+    page.wait_for_function(
+        "() => Array.from(document.querySelectorAll('.bqplot_tooltip_div, .bqplot-tooltip-div, "
+        "[class*=tooltip]')).some(e => /value\\s+[-\\d.]/.test(e.innerText) && e.offsetParent !== null)"
+    )
     screenshot(page, "dashboard-3-trained")
     assert_no_errors_shown(page)
     assert not page_exceptions(page), page_exceptions(page)
