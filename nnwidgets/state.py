@@ -122,7 +122,7 @@ class ModelState(HasTraits):
             if self.input_index >= self.n_inputs:
                 self.input_index = 0
             self._bump()
-            self._store((self.version, 0), record, out)
+            self._store((self.weights_key(), 0), record, out)
         if rebuilt and hasattr(self, "_table"):
             self._set_layers()
 
@@ -206,6 +206,17 @@ class ModelState(HasTraits):
             for draw in pending:
                 draw()
 
+    def weights_key(self) -> tuple[int, int]:
+        """``(version, optimizer steps)``: changes when :meth:`refresh` is called or when
+        the model trains, even through another state or no callback at all. Caches of
+        anything computed from the weights are keyed on it."""
+        steps = getattr(getattr(self._model, "optimizer", None), "iterations", None)
+        try:
+            steps = int(steps.numpy()) if steps is not None else 0
+        except Exception:  # noqa: BLE001 - an optimizer without a readable step count
+            steps = 0
+        return (self.version, steps)
+
     def _bump(self) -> None:
         self.set_trait("version", self.version + 1)
 
@@ -246,7 +257,9 @@ class ModelState(HasTraits):
         if not 0 <= index < self.n_inputs:
             raise ValueError(f"input index must be in range 0..{self.n_inputs - 1}; got {index}")
         with self._lock:
-            key = (self.version, index)
+            key = (self.weights_key(), index)
+            if self._cache and next(reversed(self._cache))[0] != key[0]:
+                self._cache.clear()  # the weights changed: older records are stale
             if key in self._cache:
                 self._cache.move_to_end(key)
                 return self._cache[key]

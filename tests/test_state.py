@@ -235,3 +235,16 @@ def test_model_without_pickable_layers():
     app = nw.explore(keras.Model(i, i), np.zeros((2, 3)))
     assert app.state.layer_names == ()
     assert "no layers to pick" in app.weights.message.value
+
+
+def test_training_through_another_state_is_seen_on_the_next_draw(digits):
+    x, y = digits
+    model = nw.datasets.demo_model()
+    watcher = nw.ModelState(model, x[:5], y[:5])
+    view = nw.WeightHeatmap(watcher)
+    before_act, before_bar = watcher.prediction().copy(), view.panel.bar.value
+    model.fit(x, y, epochs=1, verbose=0)  # no callback, no refresh(): the optimizer stepped
+    assert not np.allclose(watcher.prediction(), before_act)
+    np.testing.assert_allclose(watcher.prediction(), model(x[:1])[0].numpy(), rtol=1e-5, atol=1e-6)
+    view.draw()
+    assert view.panel.bar.value != before_bar

@@ -26,7 +26,7 @@ class Explorer(W.VBox):
         self.input = InputPicker(state)
         self.weights = WeightHeatmap(state)
         self.activations = ActivationExplorer(state)
-        self.training = LiveTrainingPlot(state)
+        self.training = LiveTrainingPlot(state, name="app.training")
         card = W.Layout(border="1px solid rgba(128,128,128,.35)", padding="6px", margin="4px")
         left = W.VBox(
             [_title("Layer"), self.layers, _title("Input"), self.input],

@@ -76,7 +76,7 @@ class WeightHeatmap(W.VBox):
 
     def _computed(self, info, var) -> tuple:
         """Picture, stats and histogram of a variable, cached until the weights change."""
-        key = (self.state.version, info.name, var.path)
+        key = (self.state.weights_key(), info.name, var.path)
         if key not in self._cache:
             w = np.asarray(var.numpy())
             picture = D.weight_picture(w, conv=_is_conv(info.layer))

@@ -111,7 +111,10 @@ class InputPicker(W.VBox):
         self.next = W.Button(
             icon="chevron-right", tooltip="next input", layout=W.Layout(width="36px")
         )
-        self.image = W.Image(format="png", layout=W.Layout(width="160px", height="160px"))
+        self.image = W.Image(
+            format="png",  # a border, so that a dark digit stays framed on a dark page
+            layout=W.Layout(width="160px", height="160px", border="1px solid #888"),
+        )
         self.image.add_class("nnw-input-image")
         self.text = W.HTML()
         self.caption = W.HTML()

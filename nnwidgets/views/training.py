@@ -80,7 +80,7 @@ class LiveTrainingPlot(W.VBox):
     learning rate that changes gets its own plot, NaN / Inf are marked. Every value is
     kept in :attr:`store` (``to_csv``, ``to_dataframe``); the browser gets at most
     ``max_points`` per series, decimated keeping minima and maxima, at most every
-    ``interval`` seconds. Each ``fit`` is a run of its own colour; a fit of the same
+    ``interval`` seconds. ``name`` is what the waiting message calls this plot. Each ``fit`` is a run of its own colour; a fit of the same
     model continues the step axis.
 
     Run ``fit`` with :meth:`fit_in_background` to keep the kernel free: then Stop,
@@ -99,6 +99,7 @@ class LiveTrainingPlot(W.VBox):
         max_points: int = 2000,
         interval: float = 0.25,
         view_budget: float = 0.01,
+        name: str = "plot",
         **kwargs,
     ):
         self.state = state
@@ -119,7 +120,12 @@ class LiveTrainingPlot(W.VBox):
         self._boundaries: dict[int, list] = {}
         self._figures: dict[str, dict] = {}
         self._draw_lock = threading.RLock()  # a background run draws from its thread
-        self.status = W.HTML(status_html("waiting for model.fit(..., callbacks=[plot.callback])"))
+        self.status = W.HTML(
+            status_html(
+                f"waiting for training: model.fit(..., callbacks=[{name}.callback]) "
+                f"or {name}.fit_in_background(model, x, y, ...)"
+            )
+        )
         self.controls = TrainingControls(on_change=self.redraw)
         self.controls.stop.on_click(lambda _: self.run and self.run.stop())
         self.controls.pause.observe(self._on_pause, names="value")
@@ -362,7 +368,7 @@ class LiveTrainingPlot(W.VBox):
         self._set(marks["batch"], x, y)
         if weight > 0:
             self._set(marks["smooth"], x, ema(y, weight))
-        marks["batch"].opacities = [0.3 if weight > 0 else 0.6]
+        marks["batch"].opacities = [0.3 if weight > 0 else 0.8]
         marks["smooth"].visible = weight > 0
 
     def _points(self, name: str, run: int, log: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -442,7 +448,7 @@ class LiveTrainingPlot(W.VBox):
             return bq.Scatter(x=[], y=[], scales=sc, colors=[color], default_size=36, tooltip=tip)
 
         marks = {
-            "batch": line(train, opacities=[0.6]),
+            "batch": line(train, opacities=[0.8]),
             "smooth": line(train, stroke_width=2, visible=False),
             "train": line(train, stroke_width=2.5),
             "val": line(val, stroke_width=2.5),

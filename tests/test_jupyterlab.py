@@ -1,0 +1,411 @@
+"""notebooks/quickstart.ipynb in a real JupyterLab (this venv's), driven by Chromium:
+run all cells from the Run menu, see the widgets render, click them and see the
+pictures redraw; and the same notebook in the "JupyterLab Dark" theme.
+
+JupyterLab serves a copy of notebooks/ in a temporary directory (it autosaves: the repo's
+notebooks must stay output-free), with its own settings, workspaces, config and runtime
+directories, no news, no update check and no extension manager queries, so it opens
+offline and without pop-ups. See browser_support.py for how Chromium is found (and
+when these tests skip).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from browser_support import (
+    ARTIFACTS,
+    ROOT,
+    assert_no_errors_shown,
+    free_port,
+    href,
+    kernel_env,
+    low_contrast_texts,
+    new_page,
+    page_exceptions,
+    save_console,
+    screenshot,
+    serve,
+    unavailable,
+    wait_href_change,
+)
+
+NOTEBOOK = "notebooks/quickstart.ipynb"
+# The whole notebook (TensorFlow import, training in a cell and in the background) on a
+# busy 2-core machine.
+RUN_TIMEOUT_MS = 300_000
+EXPLORER = ".jp-OutputArea .nnw-explorer"
+WEIGHTS_IMAGE = f"{EXPLORER} .nnw-weights svg image"
+ACTIVATIONS_IMAGE = f"{EXPLORER} .nnw-activations svg image"
+CURRENT = ".jp-NotebookPanel:not(.lm-mod-hidden)"
+
+
+def require_jupyterlab() -> None:
+    try:
+        import jupyterlab  # noqa: F401
+    except ImportError:
+        unavailable("jupyterlab is not installed (pip install -e '.[test]')")
+
+
+def lab_command(port: int, root_dir: Path, settings_dir: Path, workspaces_dir: Path):
+    return [
+        sys.executable,
+        "-m",
+        "jupyter",
+        "lab",
+        "--no-browser",
+        f"--port={port}",
+        "--ServerApp.ip=127.0.0.1",
+        # ServerApp.token is deprecated in jupyter_server 2 in favour of this:
+        "--IdentityProvider.token=",
+        "--ServerApp.password=",
+        "--ServerApp.allow_root=True",
+        f"--ServerApp.root_dir={root_dir}",
+        f"--LabApp.user_settings_dir={settings_dir}",
+        f"--LabApp.workspaces_dir={workspaces_dir}",
+        # Offline and quiet: no news feed, no update check, no PyPI extension listing.
+        "--LabApp.news_url=None",
+        "--LabApp.check_for_updates_class=jupyterlab.handlers.announcements.NeverCheckForUpdate",
+        "--LabApp.extension_manager=readonly",
+    ]
+
+
+def write_settings(settings_dir: Path, theme: str | None) -> None:
+    """User settings: never ask about news or updates; the theme, if given."""
+    apputils = settings_dir / "@jupyterlab" / "apputils-extension"
+    apputils.mkdir(parents=True, exist_ok=True)
+    (apputils / "notification.jupyterlab-settings").write_text(
+        json.dumps({"checkForUpdates": False, "fetchNews": "false"})
+    )
+    if theme:
+        (apputils / "themes.jupyterlab-settings").write_text(json.dumps({"theme": theme}))
+
+
+@contextlib.contextmanager
+def jupyterlab(tmp: Path, theme: str | None = None, log_name: str = "jupyterlab.log"):
+    """Serve a copy of notebooks/ with JupyterLab; yield the base URL."""
+    require_jupyterlab()
+    root = tmp / "root"
+    shutil.copytree(ROOT / "notebooks", root / "notebooks")
+    write_settings(tmp / "settings", theme)
+    env = {
+        **kernel_env(),  # the python3 kernel is this venv's interpreter
+        "JUPYTER_CONFIG_DIR": str(tmp / "config"),  # no ~/.jupyter config
+        "JUPYTER_RUNTIME_DIR": str(tmp / "runtime"),
+    }
+    port = free_port()
+    cmd = lab_command(port, root, tmp / "settings", tmp / "workspaces")
+    with serve(cmd, port, log_name, env=env):
+        yield f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture
+def repo_notebooks_untouched():
+    """After the test the repo's quickstart.ipynb still has no outputs: JupyterLab
+    autosaved its copy, not the repo's. (Its text may change meanwhile: others edit it.)"""
+    yield
+    cells = json.loads((ROOT / NOTEBOOK).read_text())["cells"]
+    ran = [c for c in cells if c["cell_type"] == "code" and (c["outputs"] or c["execution_count"])]
+    assert not ran, f"the repo's {NOTEBOOK} has outputs now: JupyterLab wrote into it"
+
+
+@pytest.fixture
+def lab_page(browser, request):
+    pages = []
+
+    def make(color_scheme="light"):
+        page = new_page(browser, color_scheme=color_scheme)
+        pages.append(page)
+        return page
+
+    yield make
+    for page in pages:
+        save_console(page, request.node.name)
+        with contextlib.suppress(Exception):  # what the page showed last, pass or fail
+            page.screenshot(path=str(ARTIFACTS / f"{request.node.name}-last.png"))
+        page.context.close()
+
+
+# -- driving JupyterLab ---------------------------------------------------------------
+def open_notebook(page, base: str) -> None:
+    page.goto(f"{base}/lab/tree/{NOTEBOOK}", timeout=RUN_TIMEOUT_MS)
+    page.wait_for_selector(f"{CURRENT} .jp-Notebook .jp-CodeCell", timeout=RUN_TIMEOUT_MS)
+    # The kernel has started and is idle. The status bar says so ("Python 3 (ipykernel) |
+    # Idle"); the toolbar's indicator alone is not enough: it reads "idle" for a moment
+    # before the kernel starts, and Run All then runs nothing.
+    kernel_idle = f"""() => /\\|\\s*Idle/.test(
+        document.querySelector('#jp-main-statusbar')?.innerText || '')
+        && !!document.querySelector(
+            "{CURRENT} .jp-Notebook-ExecutionIndicator[data-status='idle']")"""
+    page.wait_for_function(kernel_idle, timeout=RUN_TIMEOUT_MS, polling=250)
+    page.wait_for_timeout(500)
+    page.wait_for_function(kernel_idle, timeout=RUN_TIMEOUT_MS, polling=250)
+    assert page.locator(".jp-Dialog").count() == 0, page.inner_text(".jp-Dialog")
+
+
+PROMPTS_JS = f"""() => Array.from(document.querySelectorAll(
+    '{CURRENT} .jp-CodeCell .jp-InputPrompt')).map(p => p.textContent.trim())"""
+
+
+def run_started(page, timeout_ms: int = 15_000) -> bool:
+    """True once some code cell is queued, running or done (its prompt is not '[ ]:')."""
+    with contextlib.suppress(Exception):
+        page.wait_for_function(
+            f"() => ({PROMPTS_JS})().some(t => /\\[(\\*|\\d+)\\]/.test(t))", timeout=timeout_ms
+        )
+        return True
+    return False
+
+
+def run_all_cells(page) -> str:
+    """Run all cells through the Run menu; fall back to the command palette. Return the
+    way that worked (and why the menu did not, if it did not)."""
+    page.locator(f"{CURRENT} .jp-Notebook").first.click(position={"x": 5, "y": 5})
+    try:
+        page.locator(".lm-MenuBar-item", has_text="Run").first.click()
+        page.locator(
+            ".lm-Menu-item[data-command='runmenu:run-all'],"
+            ".lm-Menu-item[data-command='notebook:run-all-cells']"
+        ).first.click(timeout=5_000)
+        if run_started(page, 30_000):
+            return "Run menu"
+        why = "no cell queued 30 s after Run > Run All Cells"
+    except Exception as e:  # any failure: try the palette
+        why = f"{type(e).__name__}: {str(e).splitlines()[0]}"
+    screenshot(page, "jupyterlab-run-menu-failed")
+    page.keyboard.press("Escape")
+    page.keyboard.press("Control+Shift+C")
+    palette = page.locator(".lm-CommandPalette-input")
+    palette.fill("Run All Cells")
+    page.locator(".lm-CommandPalette-item[data-command='notebook:run-all-cells']").first.click()
+    assert run_started(page), "neither the Run menu nor the command palette ran the cells"
+    return f"command palette; the Run menu failed: {why}"
+
+
+def wait_cells_done(page) -> None:
+    """Every code cell has run ('[n]:' prompts, none '[*]') and the kernel is idle."""
+    page.wait_for_function(
+        f"""() => {{
+            const ps = ({PROMPTS_JS})();
+            const idle = document.querySelector(
+                "{CURRENT} .jp-Notebook-ExecutionIndicator[data-status='idle']");
+            return idle && ps.length > 0 && ps.every(t => /^\\[\\d+\\]:?$/.test(t));
+        }}""",
+        timeout=RUN_TIMEOUT_MS,
+        polling=500,
+    )
+
+
+def wait_widgets(page) -> None:
+    """The explorer is drawn. JupyterLab skips painting cells out of view (windowing by
+    content-visibility), so wait for it to be attached, then bring it into view."""
+    page.wait_for_selector(f"{EXPLORER} svg.svg-figure", state="attached", timeout=RUN_TIMEOUT_MS)
+    page.wait_for_selector(WEIGHTS_IMAGE, state="attached", timeout=RUN_TIMEOUT_MS)
+    page.wait_for_selector(ACTIVATIONS_IMAGE, state="attached", timeout=RUN_TIMEOUT_MS)
+
+
+def run_notebook(page, base: str) -> tuple[str, float]:
+    start = time.monotonic()
+    open_notebook(page, base)
+    how = run_all_cells(page)
+    wait_widgets(page)
+    wait_cells_done(page)
+    page.locator(EXPLORER).first.scroll_into_view_if_needed()
+    page.wait_for_selector(f"{EXPLORER} svg.svg-figure", timeout=RUN_TIMEOUT_MS)
+    page.wait_for_timeout(1000)  # the last redraws after the final cells
+    return how, time.monotonic() - start
+
+
+def pixels(page, selector: str) -> bytes:
+    """What the browser paints for the first element matching ``selector``."""
+    locator = page.locator(selector).first
+    locator.scroll_into_view_if_needed()
+    return locator.screenshot(animations="disabled")
+
+
+def wait_pixels_change(page, selector: str, old: bytes, timeout_s: float = 30) -> bytes:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        new = pixels(page, selector)
+        if new != old:
+            return new
+        assert time.monotonic() < deadline, f"{selector} still shows the same picture"
+        page.wait_for_timeout(250)
+
+
+def element_screenshot(page, selector: str, name: str) -> Path:
+    """A screenshot of one element. The notebook scrolls inside a panel, so the viewport
+    is made tall enough for the element to fit in that panel first."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    locator = page.locator(selector).first
+    size = page.viewport_size
+    height = locator.evaluate("e => e.getBoundingClientRect().height")
+    page.set_viewport_size(
+        {"width": size["width"], "height": max(size["height"], int(height) + 300)}
+    )
+    page.wait_for_timeout(500)  # let bqplot re-layout after the resize
+    locator.scroll_into_view_if_needed()
+    locator.screenshot(path=str(path), animations="disabled")
+    page.set_viewport_size(size)
+    return path
+
+
+def page_screenshot(page, name: str) -> Path:
+    """The whole notebook: scrolled to the top, then browser_support.screenshot."""
+    page.evaluate(
+        """() => document.querySelectorAll('.jp-WindowedPanel-outer, .jp-NotebookPanel-notebook')
+            .forEach(e => { e.scrollTop = 0; })"""
+    )
+    page.wait_for_timeout(300)
+    return screenshot(page, name)
+
+
+def choose_layer(page, name: str) -> None:
+    select = page.locator(f"{EXPLORER} .nnw-layer-picker select").first
+    values = select.evaluate("s => Array.from(s.options).map(o => o.value)")
+    matches = [v for v in values if v.split(" ")[0] == name]
+    assert matches, f"no layer {name!r} among {values}"
+    select.select_option(value=matches[0])
+
+
+def caption_js(text: str) -> str:
+    return f"() => (document.querySelector('{EXPLORER}')?.innerText || '').includes('{text}')"
+
+
+# -- the tests ---------------------------------------------------------------------------
+def test_quickstart_runs_and_widgets_react(lab_page, tmp_path, repo_notebooks_untouched):
+    with jupyterlab(tmp_path) as base:
+        page = lab_page()
+        how, took = run_notebook(page, base)
+        assert_no_errors_shown(page)
+        assert page.evaluate("document.body.dataset.jpThemeLight") == "true"
+        n_figures = page.locator(f"{EXPLORER} svg.svg-figure").count()
+        assert n_figures >= 5, f"only {n_figures} bqplot figures in the explorer"
+        # The cell after `app` set layer conv2 and input 7: the explorer followed.
+        page.wait_for_function(caption_js("input 7 of 200"))
+        page.wait_for_function(
+            f"() => document.querySelector('{EXPLORER} .nnw-weights .mainheading')"
+            "?.textContent.startsWith('conv2')"
+        )
+        page_screenshot(page, "jupyterlab-1-run")
+        contrast_report(page, "jupyterlab-light-contrast")
+        element_screenshot(page, EXPLORER, "jupyterlab-1-explorer")
+
+        # Next input: the activation picture is redrawn (its href and its pixels change).
+        act_href, act_pixels = href(page, ACTIVATIONS_IMAGE), pixels(page, ACTIVATIONS_IMAGE)
+        assert act_href.startswith(("blob:", "data:")), act_href
+        page.locator(f"{EXPLORER} button[title='next input']").click()
+        wait_href_change(page, ACTIVATIONS_IMAGE, act_href)
+        wait_pixels_change(page, ACTIVATIONS_IMAGE, act_pixels)
+        page.wait_for_function(caption_js("input 8 of 200"))
+        element_screenshot(page, EXPLORER, "jupyterlab-2-next-input")
+
+        # Another layer: the weight picture and its title follow.
+        w_href, w_pixels = href(page, WEIGHTS_IMAGE), pixels(page, WEIGHTS_IMAGE)
+        choose_layer(page, "conv1")
+        wait_href_change(page, WEIGHTS_IMAGE, w_href)
+        wait_pixels_change(page, WEIGHTS_IMAGE, w_pixels)
+        page.wait_for_function(
+            f"() => document.querySelector('{EXPLORER} .nnw-weights .mainheading')"
+            "?.textContent.startsWith('conv1')"
+        )
+        element_screenshot(page, EXPLORER, "jupyterlab-3-layer-conv1")
+        page_screenshot(page, "jupyterlab-3-page")
+
+        assert_no_errors_shown(page)
+        assert not page_exceptions(page), page_exceptions(page)
+        print(f"JupyterLab: all cells ran ({how}) and widgets drew in {took:.1f} s")
+
+
+# Contrast of what the widgets draw against the background behind it (WCAG ratios: text
+# needs 4.5, lines and bars 3). Reported, not asserted: the views' dark-theme colours are
+# the package's business; this test only checks that JupyterLab Dark is on and shows them.
+CONTRAST_JS = """() => {
+  const parse = c => { const m = (c || '').match(/rgba?\\(([^)]+)\\)/); if (!m) return null;
+    const p = m[1].split(/[ ,\\/]+/).filter(Boolean).map(Number);
+    return [p[0], p[1], p[2], p.length > 3 ? p[3] : 1]; };
+  const lum = c => { const f = v => { v /= 255;
+    return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+    return 0.2126 * f(c[0]) + 0.7152 * f(c[1]) + 0.0722 * f(c[2]); };
+  const background = e => { for (let n = e; n; n = n.parentElement) {
+    const c = parse(getComputedStyle(n).backgroundColor); if (c && c[3] > 0.5) return c; }
+    return [255, 255, 255, 1]; };
+  const opacity = e => { let o = 1;
+    for (let n = e; n; n = n.parentElement) o *= Number(getComputedStyle(n).opacity || 1);
+    return o; };
+  const rows = new Map();
+  const add = (e, kind, paint, extra) => {
+    const r = e.getBoundingClientRect(); if (!r.width && !r.height) return;
+    const fg = parse(paint); if (!fg) return;
+    const bg = background(e), a = fg[3] * opacity(e) * extra;
+    const seen = [0, 1, 2].map(i => Math.round(fg[i] * a + bg[i] * (1 - a)));
+    const l1 = lum(seen), l2 = lum(bg);
+    const ratio = (Math.max(l1, l2) + 0.05) / (Math.min(l1, l2) + 0.05);
+    const text = kind === 'text' ? e.textContent.trim().slice(0, 40)
+                                 : (e.getAttribute('class') || e.tagName);
+    const key = kind + seen + bg + (ratio < 4.5 ? text : '');
+    if (!rows.has(key)) rows.set(key, {kind, text, seen, bg: bg.slice(0, 3),
+                                       ratio: Math.round(ratio * 10) / 10});
+  };
+  const outputs = document.querySelectorAll('.jp-OutputArea-output');
+  outputs.forEach(out => out.querySelectorAll('*').forEach(e => {
+    const cs = getComputedStyle(e), svg = e instanceof SVGElement;
+    if (Array.from(e.childNodes).some(n => n.nodeType === 3 && n.textContent.trim()))
+      add(e, 'text', svg && cs.fill !== 'none' ? cs.fill : cs.color,
+          svg ? Number(cs.fillOpacity) : 1);
+    else if (e.matches('path.line')) add(e, 'line', cs.stroke, Number(cs.strokeOpacity));
+    else if (e.matches('rect.bar')) add(e, 'bar', cs.fill, Number(cs.fillOpacity));
+  }));
+  return Array.from(rows.values()).sort((a, b) => a.ratio - b.ratio);
+}"""
+
+
+def contrast_report(page, name: str) -> list[str]:
+    """Write every text, line and bar colour in the outputs with its contrast ratio to
+    artifacts/NAME.txt; return the ones below the WCAG minimum."""
+    rows = page.evaluate(CONTRAST_JS)
+    lines = [
+        f"{r['ratio']:5.1f}  {r['kind']:4}  rgb{tuple(r['seen'])} on rgb{tuple(r['bg'])}  {r['text']}"
+        for r in rows
+    ]
+    (ARTIFACTS / f"{name}.txt").write_text("\n".join(lines) + "\n")
+    return [
+        line
+        for r, line in zip(rows, lines, strict=True)
+        if r["ratio"] < (4.5 if r["kind"] == "text" else 3.0)
+    ]
+
+
+def test_quickstart_in_dark_theme(lab_page, tmp_path, repo_notebooks_untouched):
+    with jupyterlab(tmp_path, theme="JupyterLab Dark", log_name="jupyterlab-dark.log") as base:
+        page = lab_page(color_scheme="dark")
+        how, took = run_notebook(page, base)
+        assert page.evaluate("document.body.dataset.jpThemeLight") == "false"
+        assert page.evaluate("document.body.dataset.jpThemeName") == "JupyterLab Dark"
+        assert_no_errors_shown(page)
+        page.wait_for_function(caption_js("input 7 of 200"))
+        page_screenshot(page, "jupyterlab-dark")
+        # Each widget output on its own: the training plot, the explorer, the last layout.
+        outputs = page.locator(f"{CURRENT} .jp-OutputArea-output:has(.widget-container)")
+        n = outputs.count()
+        assert n >= 3, f"expected 3 widget outputs, found {n}"
+        for i in range(n):
+            element_screenshot(
+                page,
+                f"{CURRENT} .jp-OutputArea-output:has(.widget-container) >> nth={i}",
+                f"jupyterlab-dark-output-{i}",
+            )
+        low = contrast_report(page, "jupyterlab-dark-contrast")
+        assert not page_exceptions(page), page_exceptions(page)
+        print(f"JupyterLab Dark: all cells ran ({how}) and widgets drew in {took:.1f} s")
+        if low:
+            print("low contrast in the dark theme:\n  " + "\n  ".join(low))
+        bad = low_contrast_texts(page, ".jp-OutputArea-output")
+        assert not bad, "text hard to read in JupyterLab Dark:\n" + "\n".join(bad)
