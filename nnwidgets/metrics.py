@@ -38,7 +38,7 @@ class MetricStore:
         entry[3] = n + 1
 
     def names(self) -> list[str]:
-        return list(self._data)
+        return list(self._data)  # a copy: the training thread may add series meanwhile
 
     def series(self, name: str, run: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Copies of the steps and values of one series (of one run, or of all)."""
@@ -52,20 +52,23 @@ class MetricStore:
         keep = entry[2][:n] == run
         return xs[keep], ys[keep]
 
-    def last(self, name: str) -> float | None:
+    def last(self, name: str, run: int | None = None) -> float | None:
+        """The last value of a series (None if it has none, or none from ``run``)."""
         entry = self._data.get(name)
-        return float(entry[1][entry[3] - 1]) if entry and entry[3] else None
+        if not entry or not entry[3] or (run is not None and entry[2][entry[3] - 1] != run):
+            return None
+        return float(entry[1][entry[3] - 1])
 
     def runs(self) -> list[int]:
-        found = {int(r) for e in self._data.values() for r in np.unique(e[2][: e[3]])}
+        found = {int(r) for e in list(self._data.values()) for r in np.unique(e[2][: e[3]])}
         return sorted(found)
 
     def __len__(self) -> int:
-        return sum(entry[3] for entry in self._data.values())
+        return sum(entry[3] for entry in list(self._data.values()))
 
     def rows(self):
         """``(run, series, step, value)`` for every stored value."""
-        for name, (xs, ys, runs, n) in self._data.items():
+        for name, (xs, ys, runs, n) in list(self._data.items()):
             for i in range(n):
                 yield int(runs[i]), name, float(xs[i]), float(ys[i])
 
@@ -88,38 +91,47 @@ class MetricStore:
 def ema(values: np.ndarray, weight: float) -> np.ndarray:
     """Debiased exponential moving average, as TensorBoard smooths scalars.
 
-    Non-finite values are skipped (they keep the previous average) so that one NaN does
-    not hide the rest of the curve.
+    Non-finite values stay as they are and do not enter the average, as in TensorBoard,
+    so that one NaN does not hide the rest of the curve.
 
     >>> ema(np.array([1.0, 1.0, 1.0]), 0.9).tolist()
     [1.0, 1.0, 1.0]
-    >>> ema(np.array([0.0, 10.0]), 0.5).tolist()
-    [0.0, 6.666666666666667]
+    >>> ema(np.array([0.0, np.nan, 10.0]), 0.5).tolist()
+    [0.0, nan, 6.666666666666667]
     """
     values = np.asarray(values, dtype=np.float64)
     if weight <= 0 or len(values) == 0:
         return values.copy()
     from scipy.signal import lfilter
 
+    weight = min(float(weight), 0.999)
+    out = values.copy()
     finite = np.isfinite(values)
-    x = np.where(finite, values, 0.0)
-    # a running weighted sum of the values and of the weights that counted
-    num = lfilter([1.0 - weight], [1.0, -weight], x * finite)
-    den = lfilter([1.0 - weight], [1.0, -weight], finite.astype(np.float64))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
+    x = values[finite]
+    num = lfilter([1.0 - weight], [1.0, -weight], x)
+    debias = 1.0 - weight ** np.arange(1, len(x) + 1)
+    out[finite] = num / debias
+    return out
 
 
-def to_epochs(steps: np.ndarray, boundaries: list[tuple[float, float]]) -> np.ndarray:
+def to_epochs(
+    steps: np.ndarray, boundaries: list[tuple[float, float]], steps_per_epoch: int | None = None
+) -> np.ndarray:
     """Map global steps to (fractional) epochs, given ``(step, epoch)`` pairs at epoch
-    ends, extrapolating with the last epoch's length.
+    ends (the first at the run's start), extrapolating with the last epoch's length or,
+    within the first epoch, ``steps_per_epoch``.
 
     >>> to_epochs(np.array([5.0, 10.0, 15.0]), [(0, 0), (10, 1)]).tolist()
     [0.5, 1.0, 1.5]
+    >>> to_epochs(np.array([105.0]), [(100, 2)], steps_per_epoch=10).tolist()
+    [2.5]
     """
     steps = np.asarray(steps, dtype=np.float64)
-    if len(boundaries) < 2:
+    if not boundaries:
         return steps * 0.0
+    if len(boundaries) < 2:
+        s0, e0 = boundaries[0]
+        return e0 + (steps - s0) / steps_per_epoch if steps_per_epoch else steps * 0.0 + e0
     s, e = np.array(boundaries, dtype=np.float64).T
     out = np.interp(steps, s, e)
     slope = (e[-1] - e[-2]) / max(s[-1] - s[-2], 1e-12)

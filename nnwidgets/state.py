@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import threading
 from collections import OrderedDict
+from contextlib import contextmanager
 
 import numpy as np
 from traitlets import HasTraits, Int, TraitError, Tuple, Unicode, validate
@@ -178,27 +179,42 @@ class ModelState(HasTraits):
             self._bump()
 
     def _notify_observers(self, event) -> None:
-        # Views draw in the observers; a background ``fit`` refreshes them from its own
-        # thread. One lock keeps two threads from drawing at once.
+        with self.drawing():
+            super()._notify_observers(event)
+
+    @contextmanager
+    def drawing(self):
+        """Hold this while drawing from the state. Views draw in the observers, and a
+        background ``fit`` refreshes them from its own thread: one lock keeps two threads
+        from drawing at once; within it the weights are read once (:meth:`weights_key`)
+        and :meth:`defer` queues what can wait until every view has drawn."""
         with self._lock:
+            outer = self._depth == 0
+            if outer:
+                self._key = None
             self._depth += 1
             try:
-                super()._notify_observers(event)
+                yield
             finally:
                 self._depth -= 1
-            if self._depth == 0:
-                self._run_deferred()
+            if outer:
+                try:
+                    self._run_deferred()
+                finally:
+                    self._key = None
 
     _depth = 0
+    _key = None
 
     def defer(self, draw) -> None:
-        """Run ``draw`` once every view has handled the current change (now, if no change
-        is being handled): views draw their main picture first and the rest after, so
+        """Run ``draw`` once every view has handled the current change (now, outside
+        :meth:`drawing`): views draw their main picture first and the rest after, so
         that every main picture reaches the browser sooner."""
-        if self._depth:
-            self._deferred.append(draw)
-        else:
-            draw()
+        with self._lock:
+            if self._depth:
+                self._deferred.append(draw)
+                return
+        draw()
 
     def _run_deferred(self) -> None:
         while self._deferred:
@@ -209,13 +225,20 @@ class ModelState(HasTraits):
     def weights_key(self) -> tuple[int, int]:
         """``(version, optimizer steps)``: changes when :meth:`refresh` is called or when
         the model trains, even through another state or no callback at all. Caches of
-        anything computed from the weights are keyed on it."""
-        steps = getattr(getattr(self._model, "optimizer", None), "iterations", None)
-        try:
-            steps = int(steps.numpy()) if steps is not None else 0
-        except Exception:  # noqa: BLE001 - an optimizer without a readable step count
-            steps = 0
-        return (self.version, steps)
+        anything computed from the weights are keyed on it; it is read once per
+        :meth:`drawing`, so that one click costs at most one forward pass."""
+        with self._lock:
+            if self._depth and self._key is not None:
+                return self._key
+            steps = getattr(getattr(self._model, "optimizer", None), "iterations", None)
+            try:
+                steps = int(steps.numpy()) if steps is not None else 0
+            except Exception:  # noqa: BLE001 - an optimizer without a readable step count
+                steps = 0
+            key = (self.version, steps)
+            if self._depth:
+                self._key = key
+            return key
 
     def _bump(self) -> None:
         self.set_trait("version", self.version + 1)

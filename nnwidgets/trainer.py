@@ -23,6 +23,10 @@ class BackgroundFit:
         What ``model.fit`` takes; a control callback is added to ``callbacks``.
     on_done : callable, optional
         Called in the training thread with this run when ``fit`` returns or fails.
+    on_pause : callable, optional
+        Called with no argument in the training thread when it starts waiting (paused).
+    start : bool
+        Start the thread now (default), or later with :meth:`start`.
 
     Attributes
     ----------
@@ -38,7 +42,7 @@ class BackgroundFit:
     >>> run.stop(); run.join()  # doctest: +SKIP
     """
 
-    def __init__(self, model, *args, on_done=None, **kwargs):
+    def __init__(self, model, *args, on_done=None, on_pause=None, start=True, **kwargs):
         if not getattr(model, "compiled", getattr(model, "optimizer", None) is not None):
             raise ValueError("the model is not compiled: call model.compile(...) before fit")
         self.model = model
@@ -48,14 +52,27 @@ class BackgroundFit:
         self._running = threading.Event()  # set = not paused
         self._running.set()
         self._lr = None
+        self.lr_error = ""  # why the last learning rate asked for could not be set
         self._on_done = on_done
+        self._on_pause = on_pause
         callbacks = list(kwargs.pop("callbacks", None) or [])
         kwargs["callbacks"] = [_control_callback(self), *callbacks]
         self._thread = threading.Thread(
             target=self._run, args=args, kwargs=kwargs, name="nnwidgets-fit", daemon=True
         )
-        self.started = time.perf_counter()
-        self._thread.start()
+        self.started = None
+        if start:
+            self.start()
+
+    def start(self) -> None:
+        """Start training (once)."""
+        if self.started is None:
+            self.started = time.perf_counter()
+            self._thread.start()
+
+    def in_thread(self) -> bool:
+        """Whether the caller runs in this run's training thread."""
+        return threading.current_thread() is self._thread
 
     def _run(self, *args, **kwargs):
         try:
@@ -75,7 +92,7 @@ class BackgroundFit:
 
     def pause(self) -> None:
         """Hold training before the next batch until :meth:`resume` or :meth:`stop`."""
-        if self.running:
+        if self.running and not self.stopped:
             self._running.clear()
 
     def resume(self) -> None:
@@ -106,12 +123,18 @@ class BackgroundFit:
         value = float(value)
         if not value > 0 or value != value or value == float("inf"):
             raise ValueError(f"learning rate must be a positive finite number, got {value}")
-        if _is_schedule(self.model.optimizer):
+        if not self.lr_settable:
             raise ValueError(
                 "this optimizer's learning rate is a schedule "
-                f"({type(self.model.optimizer._learning_rate).__name__}); Keras cannot set it"
+                f"({type(_inner(self.model.optimizer)._learning_rate).__name__}); "
+                "Keras cannot set it"
             )
         self._lr = value
+
+    @property
+    def lr_settable(self) -> bool:
+        """Whether the optimizer's learning rate is a plain number that can be set."""
+        return not _is_schedule(self.model.optimizer)
 
     def join(self, timeout: float | None = None) -> bool:
         """Wait for ``fit`` to end; return whether it has."""
@@ -120,24 +143,34 @@ class BackgroundFit:
 
     # -- called by the control callback in the training thread -------------
     def _before_batch(self) -> None:
-        if not self._running.is_set():
+        if not self._running.is_set() and not self._stop.is_set():
+            if self._on_pause is not None:
+                self._on_pause()
             self._running.wait()
-        if self._lr is not None:
-            _set_learning_rate(self.model.optimizer, self._lr)
-            self._lr = None
+            if self._on_pause is not None:
+                self._on_pause()
+        lr, self._lr = self._lr, None
+        if lr is not None:
+            try:
+                _inner(self.model.optimizer).learning_rate = lr
+            except Exception as err:  # noqa: BLE001 - training goes on; the controls say why
+                self.lr_error = f"learning rate {lr:g} not set: {err}"
         if self._stop.is_set():
             self.model.stop_training = True
 
 
+def _inner(optimizer):
+    """The optimizer that holds the learning rate (a LossScaleOptimizer wraps one)."""
+    return getattr(optimizer, "inner_optimizer", optimizer)
+
+
 def _is_schedule(optimizer) -> bool:
+    """Whether the learning rate is a schedule or a callable (which Keras cannot set)."""
     import keras
 
+    lr = getattr(_inner(optimizer), "_learning_rate", None)
     schedule = keras.optimizers.schedules.LearningRateSchedule
-    return isinstance(getattr(optimizer, "_learning_rate", None), schedule)
-
-
-def _set_learning_rate(optimizer, value: float) -> None:
-    optimizer.learning_rate = value  # assigns the optimizer's variable
+    return isinstance(lr, schedule) or (callable(lr) and not hasattr(lr, "assign"))
 
 
 def _control_callback(run: BackgroundFit):

@@ -147,11 +147,11 @@ def test_learning_rate_and_pause_act_on_a_background_run(data):
         assert "positive" in plot.controls.message.value
 
         plot.controls.pause.value = True
-        wait_for(lambda: run.paused)
+        wait_for(lambda: run.paused and "paused" in plot.status.value)
         time.sleep(0.3)
         n = len(plot.store.series("batch/loss")[0])
         time.sleep(0.5)
-        assert len(plot.store.series("batch/loss")[0]) <= n + 1 and "paused" in plot.status.value
+        assert len(plot.store.series("batch/loss")[0]) == n and "paused" in plot.status.value
         plot.controls.pause.value = False
         wait_for(lambda: len(plot.store.series("batch/loss")[0]) > n + 2)
     finally:
@@ -172,8 +172,66 @@ def test_exception_in_a_foreground_cell_is_shown(data):
             if batch == 2:
                 raise ValueError("bad batch from the data")
 
-    shell.user_ns.update(model=nw.datasets.demo_model(), plot=plot, x=x, y=y, Boom=Boom)
-    shell.run_cell("model.fit(x, y, batch_size=10, callbacks=[plot.callback, Boom()], verbose=0)")
+    try:
+        shell.user_ns.update(model=nw.datasets.demo_model(), plot=plot, x=x, y=y, Boom=Boom)
+        shell.run_cell(
+            "model.fit(x, y, batch_size=10, callbacks=[plot.callback, Boom()], verbose=0)"
+        )
+    finally:
+        InteractiveShell.clear_instance()
     assert "training failed" in plot.status.value and "bad batch" in plot.status.value
     assert len(marks(plot)["batch"].x) == 3
-    InteractiveShell.clear_instance()
+
+
+def test_toggles_close_the_figures_they_replace(data):
+    import ipywidgets as W
+
+    x, y = data
+    plot = nw.LiveTrainingPlot(interval=0.0)
+    fit(nw.datasets.demo_model(), plot, x, y, epochs=1, validation_split=0.25)
+    plot.controls.log_y.value = True
+    count = len(W.Widget._active_widgets)
+    for _ in range(5):
+        plot.controls.log_y.value = not plot.controls.log_y.value
+        plot.controls.x_axis.value = "epoch" if plot.controls.x_axis.value == "step" else "step"
+        plot.controls.smoothing.value = 0.5 if plot.controls.smoothing.value == 0 else 0.0
+    assert len(W.Widget._active_widgets) <= count
+    assert set(plot._figures) == {"loss", "accuracy"}
+
+
+def test_steps_stay_within_the_epoch_with_steps_per_execution(data):
+    x, y = data
+    model = nw.datasets.demo_model()
+    model.compile("adam", "sparse_categorical_crossentropy", steps_per_execution=3)
+    plot = nw.LiveTrainingPlot(interval=0.0)
+    fit(model, plot, x[:80], y[:80], batch_size=8, epochs=2)  # 10 batches an epoch
+    assert list(plot.store.series("loss")[0]) == [10, 20]
+    steps = plot.store.series("batch/loss")[0]
+    assert steps.max() == 20 and np.all(np.diff(steps) > 0)
+    assert "step 20/20" in plot.status.value
+
+
+def test_initial_epoch_and_learning_rate_of_each_run(data):
+    x, y = data
+    model = nw.datasets.demo_model()
+    plot = nw.LiveTrainingPlot(interval=0.0)
+    fit(model, plot, x, y, epochs=1)
+    fit(model, plot, x, y, epochs=3, initial_epoch=1)  # resumes: epochs 2 and 3
+    plot.controls.x_axis.value = "epoch"
+    assert list(marks(plot, run=2)["train_points"].x) == [2.0, 3.0]
+    assert 1.0 < marks(plot, run=2)["batch"].x[0] < 2.0  # its first epoch is placed too
+    assert "step 8/8" in plot.status.value  # two epochs of four batches, not three
+    assert len(plot.store.series("lr", run=2)[0]) == 1  # each run records its rate
+
+
+def test_foreground_fit_after_a_background_run(data):
+    x, y = data
+    model = nw.datasets.demo_model()
+    plot = nw.LiveTrainingPlot(interval=0.0)
+    run = plot.fit_in_background(model, x, y, epochs=300, verbose=0)
+    wait_for(lambda: len(plot.store) > 0)
+    run.stop()
+    assert run.join(60)
+    fit(model, plot, x, y, epochs=1)
+    assert plot.run is None and "(stopped)" not in plot.status.value
+    assert plot.controls.stop.disabled

@@ -12,6 +12,23 @@ import nnwidgets as nw
 from nnwidgets.trainer import BackgroundFit
 
 
+@pytest.fixture(autouse=True)
+def no_run_left_behind(monkeypatch):
+    """Stop every background run a test started, even when the test failed."""
+    runs = []
+    start = BackgroundFit.start
+
+    def tracked(self):
+        runs.append(self)
+        start(self)
+
+    monkeypatch.setattr(BackgroundFit, "start", tracked)
+    yield
+    for run in runs:
+        run.stop()
+        run.join(60)
+
+
 @pytest.fixture
 def setup(digits):
     x, y = digits
@@ -62,6 +79,7 @@ def test_a_schedule_cannot_be_set_and_training_goes_on(setup):
     try:
         with pytest.raises(ValueError, match="schedule"):
             run.learning_rate = 0.1
+        assert plot.controls.lr.disabled  # nothing to type in
         plot.controls.lr.value = 0.1
         assert "schedule" in plot.controls.message.value
         wait_for(lambda: len(plot.store.series("lr")[0]) >= 2)  # the decay is plotted

@@ -59,6 +59,10 @@ class WeightHeatmap(W.VBox):
 
     def draw(self) -> None:
         """Redraw for the selected layer and variable."""
+        with self.state.drawing():
+            self._draw()
+
+    def _draw(self) -> None:
         if not self._weights():
             self._no_weights()
             return
@@ -137,6 +141,10 @@ class ActivationExplorer(W.VBox):
 
     def draw(self) -> None:
         """Redraw for the selected layer and input."""
+        with self.state.drawing():
+            self._draw()
+
+    def _draw(self) -> None:
         state = self.state
         try:
             a = state.activation()

@@ -154,7 +154,8 @@ class InputPicker(W.VBox):
     def draw(self) -> None:
         """Redraw the picture and the label / prediction line (errors become a status)."""
         try:
-            self._draw()
+            with self.state.drawing():
+                self._draw()
         except Exception as err:  # noqa: BLE001 - shown, never raised into the kernel
             self.caption.value = status_html(f"cannot show this input: {err}", error=True)
 

@@ -118,15 +118,19 @@ class LiveTrainingPlot(W.VBox):
         self._run_start = self._epoch_start = self._epoch_offset = 0
         self._bad = ""
         self._boundaries: dict[int, list] = {}
+        self._steps_per_epoch: dict[int, int | None] = {}
         self._figures: dict[str, dict] = {}
         self._draw_lock = threading.RLock()  # a background run draws from its thread
+        self._local = threading.local()
         self.status = W.HTML(
             status_html(
                 f"waiting for training: model.fit(..., callbacks=[{name}.callback]) "
                 f"or {name}.fit_in_background(model, x, y, ...)"
             )
         )
-        self.controls = TrainingControls(on_change=self.redraw)
+        self.controls = TrainingControls(
+            on_change=lambda owner: self.redraw(rebuild=owner is not self.controls.smoothing)
+        )
         self.controls.stop.on_click(lambda _: self.run and self.run.stop())
         self.controls.pause.observe(self._on_pause, names="value")
         self.controls.lr.observe(self._on_lr, names="value")
@@ -152,17 +156,28 @@ class LiveTrainingPlot(W.VBox):
         if self.run is not None and self.run.running:
             raise RuntimeError("a run is still training here: call .run.stop() first")
         callbacks = [*(kwargs.pop("callbacks", None) or []), self.callback]
-        self.run = BackgroundFit(
-            model, *args, callbacks=callbacks, on_done=self._on_run_done, **kwargs
+        run = BackgroundFit(
+            model,
+            *args,
+            callbacks=callbacks,
+            on_done=self._on_run_done,
+            on_pause=self._say_progress,
+            start=False,
+            **kwargs,
         )
+        self.run = run
         try:
-            self._show_lr(self.run.learning_rate)
+            self._show_lr(run.learning_rate)
         except Exception:  # noqa: BLE001 - no plain number: the box fills in at the first batch
             pass
-        self.controls.steering(self.run)
-        return self.run
+        run.start()
+        self.controls.steering(run)
+        return run
 
-    _quiet = False
+    @property
+    def _quiet(self) -> bool:
+        """True while this thread writes the learning-rate box (not a user's edit)."""
+        return getattr(self._local, "quiet", False)
 
     def _on_run_done(self, run) -> None:
         self.controls.steering(None)
@@ -199,6 +214,8 @@ class LiveTrainingPlot(W.VBox):
     # -- records (called from the callback) ---------------------------------
     def begin(self, params: dict, model=None) -> None:
         """A new run starts: it continues the step axis if it trains the same model."""
+        if self.run is not None and not self.run.in_thread():
+            self.run = None  # a foreground fit: no background run to steer
         if len(self.store):
             self.store.run += 1
             if model is None or model is not self._model:
@@ -210,21 +227,31 @@ class LiveTrainingPlot(W.VBox):
         self.active = True
         self._run_start = self._epoch_start = self.step
         self._boundaries[self.store.run] = [(self.step, self._epoch_offset)]
+        self._steps_per_epoch[self.store.run] = self._params.get("steps")
+        self._first_epoch = None
         self.legend.value = _legend(sorted({*self.store.runs(), self.store.run}))
         self._lr_changed(self.step)
         self.status.value = status_html(f"run {self.store.run}: training started")
-        if self.run is None or not self.run.running:
+        if self.run is None:
             self.controls.steering(None)
             _watch_cell(self)
 
     def begin_epoch(self, epoch: int) -> None:
+        if self._first_epoch is None:
+            self._first_epoch = epoch  # fit(..., initial_epoch=k) starts at k
         self.epoch = epoch
         self._epoch_start = self.step
+
+    _first_epoch = None
 
     def record_batch(self, logs: dict, batch: int | None = None) -> None:
         """Store one batch's logs; ``batch`` is Keras' step index within the epoch (with
         ``steps_per_execution > 1`` hooks run once per execution, at its last step)."""
-        self.step = self.step + 1 if batch is None else self._epoch_start + batch + 1
+        if batch is None:
+            self.step += 1
+        else:  # Keras reports the last step of an execution unclamped: keep to the epoch
+            steps = self._params.get("steps")
+            self.step = self._epoch_start + (min(batch + 1, steps) if steps else batch + 1)
         for key, value in logs.items():
             self._add(f"batch/{key}", self.step, value)
         if time.perf_counter() - self._last_flush >= self.interval:
@@ -234,7 +261,8 @@ class LiveTrainingPlot(W.VBox):
     def record_epoch(self, epoch: int, logs: dict) -> None:
         for key, value in logs.items():
             self._add(key, self.step, value)
-        self._boundaries[self.store.run].append((self.step, self._epoch_offset + epoch + 1))
+        done = epoch - (self._first_epoch or 0) + 1
+        self._boundaries[self.store.run].append((self.step, self._epoch_offset + done))
         self.flush()
         self.refresh_views()
 
@@ -281,17 +309,17 @@ class LiveTrainingPlot(W.VBox):
             lr = float(np.asarray(self._model.optimizer.learning_rate))
         except Exception:  # noqa: BLE001 - no model, no optimizer, or no plain number
             return
-        if self.store.last("lr") != lr:
+        if self.store.last("lr", run=self.store.run) != lr:
             self.store.add("lr", step, lr)
             self._show_lr(lr)
 
     def _show_lr(self, lr: float) -> None:
         """Show the learning rate in the box, without setting it again."""
-        self._quiet = True
+        self._local.quiet = True
         try:
             self.controls.lr.value = float(f"{lr:.6g}")
         finally:
-            self._quiet = False
+            self._local.quiet = False
 
     # -- drawing -----------------------------------------------------------
     def flush(self) -> None:
@@ -304,15 +332,22 @@ class LiveTrainingPlot(W.VBox):
                 self._draw_metric(metric, [self.store.run])
         self._say_progress()
 
-    def redraw(self) -> None:
-        """Draw every run again from scratch (after a change of smoothing, scale or x)."""
+    def redraw(self, rebuild: bool = True) -> None:
+        """Draw every run again: on new figures after a change of scale or x axis (the
+        old ones are closed), on the same ones after a change of smoothing."""
         with self._draw_lock:
-            self._figures = {}
-            self.row.children = ()
+            if rebuild:
+                old, self._figures = self._figures, {}
+                self.row.children = ()
+                for entry in old.values():
+                    _close_figure(entry)
             for metric in self._metrics():
                 self._draw_metric(metric, self.store.runs())
 
     def _say_progress(self) -> None:
+        if self.run is not None and self.run.lr_error:
+            self.controls.say(self.run.lr_error, error=True)
+            self.run.lr_error = ""
         if not self.active:
             return
         what = "paused" if self.run is not None and self.run.paused else "training"
@@ -332,7 +367,7 @@ class LiveTrainingPlot(W.VBox):
     def _progress(self, what: str) -> str:
         epochs = self._params.get("epochs")
         steps = self._params.get("steps")
-        total = epochs * steps if epochs and steps else None
+        total = (epochs - (self._first_epoch or 0)) * steps if epochs and steps else None
         done = self.step - self._run_start
         elapsed = time.perf_counter() - self._t0
         dot = " \u00b7 "
@@ -344,7 +379,7 @@ class LiveTrainingPlot(W.VBox):
 
     def _x(self, steps: np.ndarray, run: int) -> np.ndarray:
         if self.controls.x_axis.value == "epoch":
-            return to_epochs(steps, self._boundaries.get(run, []))
+            return to_epochs(steps, self._boundaries.get(run, []), self._steps_per_epoch.get(run))
         return steps
 
     def _draw_metric(self, metric: str, runs: list[int]) -> None:
@@ -481,3 +516,28 @@ def _watch_cell(plot: LiveTrainingPlot) -> None:
             plot.fail(result.error_in_exec or RuntimeError("the cell ended before training did"))
 
     ip.events.register("post_run_cell", after)
+
+
+def _close_figure(entry: dict) -> None:
+    """Close a figure and every widget it holds (kernel and browser side)."""
+    _close_tree(entry["figure"], set())
+
+
+def _close_tree(widget, seen: set) -> None:
+    if id(widget) in seen:
+        return
+    seen.add(id(widget))
+    for name in widget.keys:
+        for child in _widgets_in(getattr(widget, name, None)):
+            _close_tree(child, seen)
+    widget.close()
+
+
+def _widgets_in(value) -> list:
+    if isinstance(value, W.Widget):
+        return [value]
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, (list, tuple)):
+        return [v for v in value if isinstance(v, W.Widget)]
+    return []

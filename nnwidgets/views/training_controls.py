@@ -16,7 +16,7 @@ class TrainingControls(W.VBox):
     """Stop, Pause / Resume and a learning-rate box for a background run; smoothing,
     log scale and the x axis for the curves.
 
-    ``on_change`` is called with no argument when a drawing option changes.
+    ``on_change`` is called with the control when a drawing option changes.
     """
 
     def __init__(self, on_change, **kwargs):
@@ -58,13 +58,14 @@ class TrainingControls(W.VBox):
         )
         super().__init__([row1, row2, self.message], **kwargs)
         for control in (self.smoothing, self.log_y, self.x_axis):
-            control.observe(lambda _: on_change(), names="value")
+            control.observe(lambda change: on_change(change["owner"]), names="value")
 
     def steering(self, run) -> None:
         """Enable the run controls for ``run`` (a BackgroundFit), or disable them."""
         alive = run is not None and run.running
         with self.hold_sync():
-            self.stop.disabled = self.pause.disabled = self.lr.disabled = not alive
+            self.stop.disabled = self.pause.disabled = not alive
+            self.lr.disabled = not alive or not run.lr_settable
             if not alive:
                 self.pause.value = False
         tooltip = "stop after this batch" if alive else FOREGROUND_NOTE
