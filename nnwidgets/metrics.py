@@ -24,6 +24,8 @@ class MetricStore:
 
     def __init__(self):
         self._data: dict[str, list] = {}  # name -> [steps, values, runs, count]
+        self._runs: set[int] = set()
+        self._bad: dict[str, int] = {}  # name -> how many non-finite values
         self.run = 1
 
     def add(self, name: str, step: float, value: float) -> None:
@@ -36,6 +38,13 @@ class MetricStore:
                 entry[i] = np.concatenate([entry[i], np.empty_like(entry[i])])
         entry[0][n], entry[1][n], entry[2][n] = step, value, self.run
         entry[3] = n + 1
+        self._runs.add(self.run)
+        if not math.isfinite(value):
+            self._bad[name] = self._bad.get(name, 0) + 1
+
+    def bad_count(self, name: str) -> int:
+        """How many non-finite values a series holds."""
+        return self._bad.get(name, 0)
 
     def names(self) -> list[str]:
         return list(self._data)  # a copy: the training thread may add series meanwhile
@@ -60,8 +69,7 @@ class MetricStore:
         return float(entry[1][entry[3] - 1])
 
     def runs(self) -> list[int]:
-        found = {int(r) for e in list(self._data.values()) for r in np.unique(e[2][: e[3]])}
-        return sorted(found)
+        return sorted(self._runs)
 
     def __len__(self) -> int:
         return sum(entry[3] for entry in list(self._data.values()))

@@ -85,8 +85,9 @@ class LiveTrainingPlot(W.VBox):
 
     Run ``fit`` with :meth:`fit_in_background` to keep the kernel free: then Stop,
     Pause and the learning-rate box act on the next batch, and the layer and input
-    pickers keep working. With a ``state``, its views are refreshed as the weights
-    change, within ``view_budget`` (a share of training time), and when training ends.
+    pickers keep working. With a ``state``, its views are refreshed at epoch ends (and,
+    in a background run, as the weights change), within ``view_budget`` (a share of
+    training time), and when training ends.
 
     >>> plot = LiveTrainingPlot(state)  # doctest: +SKIP
     >>> model.fit(x, y, epochs=5, callbacks=[plot.callback])  # doctest: +SKIP
@@ -98,7 +99,7 @@ class LiveTrainingPlot(W.VBox):
         state=None,
         max_points: int = 2000,
         interval: float = 0.25,
-        view_budget: float = 0.01,
+        view_budget: float = 0.005,
         name: str = "plot",
         **kwargs,
     ):
@@ -256,7 +257,8 @@ class LiveTrainingPlot(W.VBox):
             self._add(f"batch/{key}", self.step, value)
         if time.perf_counter() - self._last_flush >= self.interval:
             self.flush()
-            self.refresh_views()
+            if self.run is not None:  # a background run: views are what a person watches
+                self.refresh_views()
 
     def record_epoch(self, epoch: int, logs: dict) -> None:
         for key, value in logs.items():
@@ -288,8 +290,9 @@ class LiveTrainingPlot(W.VBox):
         self.state.refresh()
         self._refreshed_at = time.perf_counter()
         cost = self._refreshed_at - t
-        # the first redraw traces the recording function: not what the next ones cost
-        self._refresh_cost = cost if self._refreshes else 0.0
+        # in a background run, the first redraw may trace the recording function: not
+        # what the next ones cost
+        self._refresh_cost = 0.0 if self.run is not None and not self._refreshes else cost
         self._refreshes += 1
 
     _refreshes = 0
@@ -424,8 +427,13 @@ class LiveTrainingPlot(W.VBox):
 
     def _draw_bad(self, fig: dict, metric: str) -> None:
         """Non-finite values as crosses at the top of the plot."""
+        names = (f"batch/{metric}", metric, f"val_{metric}")
+        count = sum(self.store.bad_count(name) for name in names)
+        if count == fig.get("bad_count", 0):
+            return  # nothing new to mark (a new figure starts at 0)
+        fig["bad_count"] = count
         xs = []
-        for name in (f"batch/{metric}", metric, f"val_{metric}"):
+        for name in names:
             for run in self.store.runs():
                 steps, values = self.store.series(name, run)
                 xs.append(self._x(steps[~np.isfinite(values)], run))
