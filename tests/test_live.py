@@ -235,3 +235,24 @@ def test_foreground_fit_after_a_background_run(data):
     fit(model, plot, x, y, epochs=1)
     assert plot.run is None and "(stopped)" not in plot.status.value
     assert plot.controls.stop.disabled
+
+
+def tensorboard_smoothing(values, weight):
+    """TensorBoard's scalar smoothing, point by point (its dashboard's algorithm)."""
+    last, count, out = 0.0, 0, []
+    for v in values:
+        if not np.isfinite(v):
+            out.append(v)
+            continue
+        last = last * weight + (1 - weight) * v
+        count += 1
+        out.append(last / (1 - weight**count))
+    return np.array(out)
+
+
+@pytest.mark.parametrize("weight", [0.0, 0.3, 0.6, 0.95])
+def test_smoothing_is_tensorboards(weight):
+    rng = np.random.default_rng(1)
+    values = rng.normal(size=300).cumsum()
+    values[[5, 50, 51]] = [np.nan, np.inf, np.nan]
+    np.testing.assert_allclose(ema(values, weight), tensorboard_smoothing(values, weight))
