@@ -394,20 +394,25 @@ class LiveTrainingPlot(W.VBox):
                 self._set(marks["train"], *self._points("lr", run, log))
                 continue
             raw_x, raw_y = self._points(f"batch/{metric}", run, log)
-            self._draw_batches(marks, raw_x, raw_y)
+            self._draw_batches(fig, marks, raw_x, raw_y)
             for key in ("train", "val"):
                 x, y = self._points(("val_" if key == "val" else "") + metric, run, log)
                 self._set(marks[key], x, y)
                 self._set(marks[f"{key}_points"], x, y)
         self._draw_bad(fig, metric)
 
-    def _draw_batches(self, marks: dict, x: np.ndarray, y: np.ndarray) -> None:
+    def _draw_batches(self, fig: dict, marks: dict, x: np.ndarray, y: np.ndarray) -> None:
         weight = self.controls.smoothing.value
         self._set(marks["batch"], x, y)
+        if weight > 0 and "smooth" not in marks:
+            line, _ = _mark_makers(fig)
+            marks["smooth"] = line(marks["batch"].colors[0], stroke_width=2)
+            fig["figure"].marks = [*fig["figure"].marks, marks["smooth"]]
         if weight > 0:
             self._set(marks["smooth"], x, ema(y, weight))
         marks["batch"].opacities = [0.3 if weight > 0 else 0.8]
-        marks["smooth"].visible = weight > 0
+        if "smooth" in marks:
+            marks["smooth"].visible = weight > 0
 
     def _points(self, name: str, run: int, log: bool) -> tuple[np.ndarray, np.ndarray]:
         """Finite (and, on a log scale, positive) points of a series, x mapped."""
@@ -480,29 +485,38 @@ class LiveTrainingPlot(W.VBox):
         return entry
 
     def _new_run_marks(self, fig: dict, run: int) -> dict:
-        sc = fig["scales"]
         train, val = run_colors(run)
-        tip = bq.Tooltip(fields=["x", "y"], formats=[".4~g", ".4~g"], labels=["x", "value"])
-
-        def line(color, **kw):
-            return bq.Lines(x=[], y=[], scales=sc, colors=[color], **kw)
-
-        def points(color):
-            return bq.Scatter(x=[], y=[], scales=sc, colors=[color], default_size=36, tooltip=tip)
-
-        marks = {
-            "batch": line(train, opacities=[0.8]),
-            "smooth": line(train, stroke_width=2, visible=False),
-            "train": line(train, stroke_width=2.5),
-            "val": line(val, stroke_width=2.5),
-            "train_points": points(train),
-            "val_points": points(val),
-        }
+        line, points = _mark_makers(fig)
         if fig["figure"].title == "learning rate":
             marks = {"train": line(train, stroke_width=2, interpolation="step-after")}
+        else:  # the smoothed line is made when smoothing is first asked for
+            marks = {
+                "batch": line(train, opacities=[0.8]),
+                "train": line(train, stroke_width=2.5),
+                "val": line(val, stroke_width=2.5),
+                "train_points": points(train),
+                "val_points": points(val),
+            }
         fig["runs"][run] = marks
         fig["figure"].marks = [*fig["figure"].marks, *marks.values()]
         return marks
+
+
+def _mark_makers(fig: dict):
+    """Functions that make a line and hoverable points on the figure's scales."""
+    sc = fig["scales"]
+    if "tip" not in fig:  # one tooltip for all the points of a figure
+        fig["tip"] = bq.Tooltip(fields=["x", "y"], formats=[".4~g", ".4~g"], labels=["x", "value"])
+
+    def line(color, **kw):
+        return bq.Lines(x=[], y=[], scales=sc, colors=[color], **kw)
+
+    def points(color):
+        return bq.Scatter(
+            x=[], y=[], scales=sc, colors=[color], default_size=36, tooltip=fig["tip"]
+        )
+
+    return line, points
 
 
 def _watch_cell(plot: LiveTrainingPlot) -> None:
