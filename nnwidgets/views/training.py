@@ -6,46 +6,20 @@ import math
 import threading
 import time
 
-import bqplot as bq
 import ipywidgets as W
 import numpy as np
 
 from ..imaging import decimate_minmax
 from ..metrics import MetricStore, duration, ema, eta_seconds, to_epochs
-from .panels import figure, status_html
+from .curves import (
+    add_run_marks,
+    close_figure,
+    legend_html,
+    mark_makers,
+    new_figure,
+)
+from .panels import status_html
 from .training_controls import TrainingControls
-
-# (train, validation) colours of runs 1, 2, 3 ...; readable on light and dark pages
-RUN_COLORS = [
-    ("#4c78a8", "#e6550d"),
-    ("#2ca02c", "#9467bd"),
-    ("#8c6d31", "#d62728"),
-    ("#17a2b8", "#b8860b"),
-]
-BAD_COLOR = "#e0218a"
-
-
-def run_colors(run: int) -> tuple[str, str]:
-    return RUN_COLORS[(run - 1) % len(RUN_COLORS)]
-
-
-def _legend(runs: list[int]) -> str:
-    def swatch(color, text, mark="\u25cf\u2500"):
-        return f'<span><b style="color:{color}">{mark}</b> {text}</span>'
-
-    parts = []
-    for run in runs or [1]:
-        train, val = run_colors(run)
-        name = f"run {run}: " if len(runs) > 1 else ""
-        parts.append(swatch(train, f"{name}train, per batch", "\u2500\u2500"))
-        parts.append(swatch(train, f"{name}train, epoch"))
-        parts.append(swatch(val, f"{name}validation, epoch"))
-    parts.append(swatch(BAD_COLOR, "NaN / Inf", "\u2716"))
-    return (
-        '<div style="font-size:12px;display:flex;flex-wrap:wrap;gap:4px 16px">'
-        + "".join(parts)
-        + "</div>"
-    )
 
 
 def _make_callback(plot):
@@ -135,7 +109,7 @@ class LiveTrainingPlot(W.VBox):
         self.controls.stop.on_click(lambda _: self.run and self.run.stop())
         self.controls.pause.observe(self._on_pause, names="value")
         self.controls.lr.observe(self._on_lr, names="value")
-        self.legend = W.HTML(_legend([]))
+        self.legend = W.HTML(legend_html([]))
         self.row = W.HBox(layout=W.Layout(flex_flow="row wrap"))
         super().__init__([self.status, self.controls, self.legend, self.row], **kwargs)
         self.add_class("nnw-training")
@@ -230,7 +204,7 @@ class LiveTrainingPlot(W.VBox):
         self._boundaries[self.store.run] = [(self.step, self._epoch_offset)]
         self._steps_per_epoch[self.store.run] = self._params.get("steps")
         self._first_epoch = None
-        self.legend.value = _legend(sorted({*self.store.runs(), self.store.run}))
+        self.legend.value = legend_html(sorted({*self.store.runs(), self.store.run}))
         self._lr_changed(self.step)
         self.status.value = status_html(f"run {self.store.run}: training started")
         if self.run is None:
@@ -343,7 +317,7 @@ class LiveTrainingPlot(W.VBox):
                 old, self._figures = self._figures, {}
                 self.row.children = ()
                 for entry in old.values():
-                    _close_figure(entry)
+                    close_figure(entry)
             for metric in self._metrics():
                 self._draw_metric(metric, self.store.runs())
 
@@ -405,7 +379,7 @@ class LiveTrainingPlot(W.VBox):
         weight = self.controls.smoothing.value
         self._set(marks["batch"], x, y)
         if weight > 0 and "smooth" not in marks:
-            line, _ = _mark_makers(fig)
+            line, _ = mark_makers(fig)
             marks["smooth"] = line(marks["batch"].colors[0], stroke_width=2)
             fig["figure"].marks = [*fig["figure"].marks, marks["smooth"]]
         if weight > 0:
@@ -455,68 +429,14 @@ class LiveTrainingPlot(W.VBox):
             mark.x, mark.y = x, np.full(len(x), top)
 
     def _new_figure(self, metric: str) -> dict:
-        log = self.controls.log_y.value
-        scales = {"x": bq.LinearScale(allow_padding=False)}
-        scales["y"] = bq.LogScale() if log else bq.LinearScale()
-        x_label = "epoch" if self.controls.x_axis.value == "epoch" else "step (batches)"
-        axes = [
-            bq.Axis(scale=scales["x"], label=x_label, tick_format="~s"),
-            bq.Axis(
-                scale=scales["y"],
-                label="learning rate" if metric == "lr" else metric,
-                orientation="vertical",
-                tick_format=".2~e" if metric == "lr" else ".3~g",
-            ),
-        ]
-        bad = bq.Scatter(
-            x=[],
-            y=[],
-            scales=scales,
-            marker="cross",
-            colors=[BAD_COLOR],
-            default_size=60,
-            tooltip=bq.Tooltip(fields=["x"], labels=["NaN / Inf at"]),
-        )
-        title = "learning rate" if metric == "lr" else metric
-        fig = figure(title, [bad], axes, width="440px", height="300px")
-        entry = {"figure": fig, "scales": scales, "runs": {}, "bad": bad}
+        epoch_axis = self.controls.x_axis.value == "epoch"
+        entry = new_figure(metric, self.controls.log_y.value, epoch_axis)
         self._figures[metric] = entry
-        self.row.children = (*self.row.children, fig)
+        self.row.children = (*self.row.children, entry["figure"])
         return entry
 
     def _new_run_marks(self, fig: dict, run: int) -> dict:
-        train, val = run_colors(run)
-        line, points = _mark_makers(fig)
-        if fig["figure"].title == "learning rate":
-            marks = {"train": line(train, stroke_width=2, interpolation="step-after")}
-        else:  # the smoothed line is made when smoothing is first asked for
-            marks = {
-                "batch": line(train, opacities=[0.8]),
-                "train": line(train, stroke_width=2.5),
-                "val": line(val, stroke_width=2.5),
-                "train_points": points(train),
-                "val_points": points(val),
-            }
-        fig["runs"][run] = marks
-        fig["figure"].marks = [*fig["figure"].marks, *marks.values()]
-        return marks
-
-
-def _mark_makers(fig: dict):
-    """Functions that make a line and hoverable points on the figure's scales."""
-    sc = fig["scales"]
-    if "tip" not in fig:  # one tooltip for all the points of a figure
-        fig["tip"] = bq.Tooltip(fields=["x", "y"], formats=[".4~g", ".4~g"], labels=["x", "value"])
-
-    def line(color, **kw):
-        return bq.Lines(x=[], y=[], scales=sc, colors=[color], **kw)
-
-    def points(color):
-        return bq.Scatter(
-            x=[], y=[], scales=sc, colors=[color], default_size=36, tooltip=fig["tip"]
-        )
-
-    return line, points
+        return add_run_marks(fig, run)
 
 
 def _watch_cell(plot: LiveTrainingPlot) -> None:
@@ -538,28 +458,3 @@ def _watch_cell(plot: LiveTrainingPlot) -> None:
             plot.fail(result.error_in_exec or RuntimeError("the cell ended before training did"))
 
     ip.events.register("post_run_cell", after)
-
-
-def _close_figure(entry: dict) -> None:
-    """Close a figure and every widget it holds (kernel and browser side)."""
-    _close_tree(entry["figure"], set())
-
-
-def _close_tree(widget, seen: set) -> None:
-    if id(widget) in seen:
-        return
-    seen.add(id(widget))
-    for name in widget.keys:
-        for child in _widgets_in(getattr(widget, name, None)):
-            _close_tree(child, seen)
-    widget.close()
-
-
-def _widgets_in(value) -> list:
-    if isinstance(value, W.Widget):
-        return [value]
-    if isinstance(value, dict):
-        value = list(value.values())
-    if isinstance(value, (list, tuple)):
-        return [v for v in value if isinstance(v, W.Widget)]
-    return []
