@@ -319,9 +319,52 @@ def test_quickstart_runs_and_widgets_react(lab_page, tmp_path, repo_notebooks_un
         element_screenshot(page, EXPLORER, "jupyterlab-3-layer-conv1")
         page_screenshot(page, "jupyterlab-3-page")
 
+        steer_a_background_run(page)
+
         assert_no_errors_shown(page)
         assert not page_exceptions(page), page_exceptions(page)
         print(f"JupyterLab: all cells ran ({how}) and widgets drew in {took:.1f} s")
+
+
+PLOT_JS = f"""() => Array.from(document.querySelectorAll('{CURRENT} .nnw-training'))
+    .find(e => !e.closest('.nnw-explorer'))"""
+
+
+def run_new_cell(page, code: str) -> None:
+    """Add a code cell under the last one, type ``code`` and run it."""
+    page.locator(f"{CURRENT} .jp-Cell .jp-InputArea-editor").last.click()
+    page.keyboard.press("Escape")
+    page.keyboard.press("b")
+    page.keyboard.press("Enter")
+    page.keyboard.type(code)
+    page.keyboard.press("Shift+Enter")
+
+
+def plot_text(page) -> str:
+    return page.evaluate(f"() => ({PLOT_JS})().textContent")
+
+
+def steer_a_background_run(page) -> None:
+    """In JupyterLab: start a background run, set its learning rate in the plot's box,
+    stop it with the plot's Stop button, and see the kernel free again."""
+    run_new_cell(page, "run = plot.fit_in_background(model, x_train, y_train, epochs=300)")
+    page.wait_for_function(f"() => /run 3 training: epoch/.test(({PLOT_JS})().textContent)")
+    lr_box = page.locator(f"{CURRENT} .nnw-training:not(.nnw-explorer .nnw-training) input").first
+    lr_box.fill("0.0005")
+    lr_box.press("Enter")
+    page.wait_for_function(
+        f"() => ({PLOT_JS})().textContent.includes('learning rate 0.0005 from the next batch')"
+    )
+    stop = page.locator(f"{CURRENT} .nnw-training:not(.nnw-explorer .nnw-training) .nnw-stop")
+    stop.click()
+    page.wait_for_function(f"() => ({PLOT_JS})().textContent.includes('(stopped)')")
+    text = plot_text(page)
+    assert "epoch 300/300" not in text, text
+    page_screenshot(page, "jupyterlab-4-stopped")
+    run_new_cell(page, "print('lr', float(model.optimizer.learning_rate.numpy()))")
+    page.wait_for_function(
+        f"() => document.querySelector('{CURRENT}').innerText.includes('lr 0.0005')"
+    )
 
 
 # Contrast of what the widgets draw against the background behind it (WCAG ratios: text

@@ -120,7 +120,8 @@ class LiveTrainingPlot(W.VBox):
         """Run ``model.fit(*args, **kwargs)`` in a background thread, streaming here.
 
         The kernel stays free: the layer and input pickers keep working while the model
-        trains, and Stop / Pause / learning rate act at the next batch. Returns the
+        trains, and Stop / Pause / learning rate act at the next batch. ``verbose``
+        defaults to 0 (the plot shows the progress). Returns the
         :class:`~nnwidgets.trainer.BackgroundFit` (``stop()``, ``pause()``,
         ``resume()``, ``learning_rate``, ``join()``).
 
@@ -131,6 +132,9 @@ class LiveTrainingPlot(W.VBox):
         if self.run is not None and self.run.running:
             raise RuntimeError("a run is still training here: call .run.stop() first")
         callbacks = [*(kwargs.pop("callbacks", None) or []), self.callback]
+        # Keras' progress bar, printed from a thread, lands in whichever cell runs next
+        # and can flood the notebook: this plot shows the progress instead.
+        kwargs.setdefault("verbose", 0)
         run = BackgroundFit(
             model,
             *args,
