@@ -42,8 +42,6 @@ import json
 import os
 import re
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -52,16 +50,18 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-CHROMIUM = os.environ.get("NNW_CHROMIUM", "/usr/bin/chromium")
-# the same flags as tests/browser_support.py
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+# The servers' helpers are the browser tests' own (tests/browser_support.py).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from browser_support import (  # noqa: E402
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    free_port,
+    kernel_env,
+    log_tail,
+    port_open,
+    stop,
+    voila_command,
+)
 
 
 @dataclass
@@ -566,42 +566,16 @@ def trace_windows(data: bytes) -> list[dict]:
 
 
 # -- servers and pages ------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def port_open(port: int) -> bool:
-    with socket.socket() as s:
-        s.settimeout(0.5)
-        return s.connect_ex(("127.0.0.1", port)) == 0
-
-
 @contextlib.contextmanager
 def voila(nb: Path, log_path: Path, timeout: float = 120.0):
     """Serve ``nb`` with this venv's Voila (kernel: this venv's python) until exit."""
     port = free_port()
-    env = {
-        **os.environ,
-        "TF_CPP_MIN_LOG_LEVEL": "3",
-        "JUPYTER_PATH": str(Path(sys.prefix) / "share" / "jupyter"),
-    }
-    cmd = [
-        sys.executable,
-        "-m",
-        "voila",
-        str(nb),
-        "--no-browser",
-        f"--port={port}",
-        "--Voila.ip=127.0.0.1",
-        "--show_tracebacks=True",
-    ]
+    cmd = voila_command(nb, port)
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
             cmd,
             cwd=nb.parent,
-            env=env,
+            env=kernel_env(),
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -610,26 +584,11 @@ def voila(nb: Path, log_path: Path, timeout: float = 120.0):
         deadline = time.monotonic() + timeout
         while not port_open(port):
             if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"voila did not start; see {log_path}:\n{_tail(log_path)}")
+                raise RuntimeError(f"voila did not start; see {log_path}:\n{log_tail(log_path)}")
             time.sleep(0.25)
         yield f"http://127.0.0.1:{port}/"
     finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, signal.SIGTERM)  # its kernel, if left behind
-
-
-def _tail(path: Path, n: int = 30) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-n:])
-    except OSError:
-        return "(no log)"
+        stop(proc)
 
 
 class Bench:

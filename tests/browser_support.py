@@ -124,6 +124,29 @@ def voila_command(notebook: str | Path, port: int, *extra: str, python=sys.execu
     ]
 
 
+def lab_command(port: int, root_dir, *extra: str, python=sys.executable) -> list[str]:
+    """JupyterLab with no token, offline and quiet (no news, update check or PyPI
+    extension listing), serving ``root_dir``."""
+    return [
+        str(python),
+        "-m",
+        "jupyter",
+        "lab",
+        "--no-browser",
+        f"--port={port}",
+        "--ServerApp.ip=127.0.0.1",
+        # ServerApp.token is deprecated in jupyter_server 2 in favour of this:
+        "--IdentityProvider.token=",
+        "--ServerApp.password=",
+        "--ServerApp.allow_root=True",
+        f"--ServerApp.root_dir={root_dir}",
+        "--LabApp.news_url=None",
+        "--LabApp.check_for_updates_class=jupyterlab.handlers.announcements.NeverCheckForUpdate",
+        "--LabApp.extension_manager=readonly",
+        *extra,
+    ]
+
+
 def require_voila() -> None:
     try:
         import voila  # noqa: F401

@@ -30,6 +30,7 @@ from browser_support import (
     ROOT,
     assert_no_errors_shown,
     free_port,
+    lab_command,
     log_tail,
     new_page,
     page_exceptions,
@@ -181,23 +182,7 @@ def binder_server_command(python: Path, port: int) -> list[str]:
     """JupyterLab from the venv, as Binder starts it, serving the repository; Voila is
     its server extension there (the README's links open ``lab/tree/...`` and
     ``voila/render/...``)."""
-    return [
-        str(python),
-        "-m",
-        "jupyter",
-        "lab",
-        "--no-browser",
-        f"--port={port}",
-        "--ServerApp.ip=127.0.0.1",
-        "--IdentityProvider.token=",
-        "--ServerApp.password=",
-        "--ServerApp.allow_root=True",
-        f"--ServerApp.root_dir={ROOT}",
-        "--LabApp.news_url=None",
-        "--LabApp.check_for_updates_class=jupyterlab.handlers.announcements.NeverCheckForUpdate",
-        "--LabApp.extension_manager=readonly",
-        "--VoilaConfiguration.show_tracebacks=True",
-    ]
+    return lab_command(port, ROOT, "--VoilaConfiguration.show_tracebacks=True", python=python)
 
 
 def lab_extensions(url: str) -> set[str]:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import json
 import shutil
-import sys
 import time
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from browser_support import (
     free_port,
     href,
     kernel_env,
+    lab_command,
     low_contrast_texts,
     new_page,
     page_exceptions,
@@ -53,29 +53,6 @@ def require_jupyterlab() -> None:
         unavailable("jupyterlab is not installed (pip install -e '.[test]')")
 
 
-def lab_command(port: int, root_dir: Path, settings_dir: Path, workspaces_dir: Path):
-    return [
-        sys.executable,
-        "-m",
-        "jupyter",
-        "lab",
-        "--no-browser",
-        f"--port={port}",
-        "--ServerApp.ip=127.0.0.1",
-        # ServerApp.token is deprecated in jupyter_server 2 in favour of this:
-        "--IdentityProvider.token=",
-        "--ServerApp.password=",
-        "--ServerApp.allow_root=True",
-        f"--ServerApp.root_dir={root_dir}",
-        f"--LabApp.user_settings_dir={settings_dir}",
-        f"--LabApp.workspaces_dir={workspaces_dir}",
-        # Offline and quiet: no news feed, no update check, no PyPI extension listing.
-        "--LabApp.news_url=None",
-        "--LabApp.check_for_updates_class=jupyterlab.handlers.announcements.NeverCheckForUpdate",
-        "--LabApp.extension_manager=readonly",
-    ]
-
-
 def write_settings(settings_dir: Path, theme: str | None) -> None:
     """User settings: never ask about news or updates; the theme, if given."""
     apputils = settings_dir / "@jupyterlab" / "apputils-extension"
@@ -100,7 +77,12 @@ def jupyterlab(tmp: Path, theme: str | None = None, log_name: str = "jupyterlab.
         "JUPYTER_RUNTIME_DIR": str(tmp / "runtime"),
     }
     port = free_port()
-    cmd = lab_command(port, root, tmp / "settings", tmp / "workspaces")
+    cmd = lab_command(
+        port,
+        root,
+        f"--LabApp.user_settings_dir={tmp / 'settings'}",
+        f"--LabApp.workspaces_dir={tmp / 'workspaces'}",
+    )
     with serve(cmd, port, log_name, env=env):
         yield f"http://127.0.0.1:{port}"
 

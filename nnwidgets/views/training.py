@@ -367,7 +367,7 @@ class LiveTrainingPlot(W.VBox):
         fig = self._figures.get(metric) or self._new_figure(metric)
         log = self.controls.log_y.value
         for run in runs:
-            marks = fig["runs"].get(run) or self._new_run_marks(fig, run)
+            marks = fig["runs"].get(run) or add_run_marks(fig, run)
             if metric == "lr":
                 self._set(marks["train"], *self._points("lr", run, log))
                 continue
@@ -438,9 +438,6 @@ class LiveTrainingPlot(W.VBox):
         self._figures[metric] = entry
         self.row.children = (*self.row.children, entry["figure"])
         return entry
-
-    def _new_run_marks(self, fig: dict, run: int) -> dict:
-        return add_run_marks(fig, run)
 
 
 def _watch_cell(plot: LiveTrainingPlot) -> None:
