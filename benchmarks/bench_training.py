@@ -109,7 +109,7 @@ def hook_cost(steps: int = 200_000) -> None:
 
     with recording_comms() as log:
         plot = nw.LiveTrainingPlot()
-        plot.begin({"epochs": 1})
+        plot.session.begin({"epochs": 1})
         rng = np.random.default_rng(0)
         values = rng.random(steps)
         biggest = 0
@@ -120,7 +120,7 @@ def hook_cost(steps: int = 200_000) -> None:
             if len(log) > mark:
                 biggest = max(biggest, log.bytes(mark))
         per_hook = (time.perf_counter() - t) / steps * 1e6
-    print(f"\nsynthetic run of {steps:,} steps, throttled updates every {plot.interval} s")
+    print(f"\nsynthetic run of {steps:,} steps, throttled updates every {plot.session.interval} s")
     print(f"  per batch hook {per_hook:.1f} us, largest update {biggest / 1000:.1f} kB")
 
 

@@ -11,15 +11,20 @@ from __future__ import annotations
 
 import importlib
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 _LAZY = {
     "ModelState": "nnwidgets.state",
     "LayerPicker": "nnwidgets.views.pickers",
     "InputPicker": "nnwidgets.views.pickers",
-    "WeightHeatmap": "nnwidgets.views.inspect",
-    "ActivationExplorer": "nnwidgets.views.inspect",
-    "LiveTrainingPlot": "nnwidgets.views.training",
+    "WeightHeatmap": "nnwidgets.views.weights",
+    "ActivationExplorer": "nnwidgets.views.activations",
+    "LiveTrainingPlot": "nnwidgets.views.training.plot",
+    "View": "nnwidgets.views.base",
+    "ModelView": "nnwidgets.views.base",
+    "TrainingSession": "nnwidgets.training.session",
+    "Probe": "nnwidgets.training.probes",
+    "BackgroundFit": "nnwidgets.training.background",
     "Explorer": "nnwidgets.views.explorer",
     "explore": "nnwidgets.views.explorer",
     "datasets": "nnwidgets.datasets",

@@ -1,23 +1,21 @@
-"""The one shared model state that every nnwidgets view observes."""
+"""The one shared model state that every nnwidgets view observes: selection and data."""
 
 from __future__ import annotations
-
-import math
-import threading
-from collections import OrderedDict
-from contextlib import contextmanager
 
 import numpy as np
 from traitlets import HasTraits, Int, TraitError, Tuple, Unicode, validate
 
-from . import data as _data
-from . import graph as _graph
-
-_CACHE_BYTES = 512 * 2**20
+from .compute import data as _data
+from .compute import graph as _graph
+from .compute.activations import ActivationCache
 
 
 class ModelState(HasTraits):
     """The model, its inputs and what is selected, shared by every view.
+
+    It holds the selection and the data, nothing else: recordings are cached by an
+    :class:`~nnwidgets.compute.activations.ActivationCache`, and views schedule their
+    drawing with :class:`~nnwidgets.views.scheduler.DrawScheduler`.
 
     Parameters
     ----------
@@ -70,10 +68,8 @@ class ModelState(HasTraits):
         self._model = model
         self._inputs = None
         self._labels = None
-        self._lock = threading.RLock()
-        self._deferred: list = []
-        self._cache: OrderedDict = OrderedDict()
-        self._recorder = _graph.Recorder(model)
+        self._table: dict = {}
+        self.activations = ActivationCache(model)
         if inputs is not None:
             self.set_data(inputs, labels)
         elif labels is not None:
@@ -111,26 +107,26 @@ class ModelState(HasTraits):
         y = _data.as_labels(labels, _data.n_samples(x))
         try:
             _graph.ensure_built(self._model, _data.sample_shape(x))
-            record, out = self._recorder(_data.take(x, 0))
+            record, out = self.activations.record(_data.take(x, 0))
         except Exception as err:  # noqa: BLE001 - any Keras error means a shape mismatch
             raise ValueError(
                 f"the model cannot take inputs of shape {_data.describe(x)}: {err}"
             ) from err
-        rebuilt = not getattr(self, "_table", None) or self._labels_stale()
-        with self._lock, self.hold_trait_notifications():
+        stale = not self._table or self._labels_stale()
+        with self.hold_trait_notifications():
             self._inputs, self._labels = x, y
-            self._cache.clear()
+            self.activations.clear()
             if self.input_index >= self.n_inputs:
                 self.input_index = 0
             self._bump()
-            self._store((self.weights_key(), 0), record, out)
-        if rebuilt and hasattr(self, "_table"):
+            self.activations.put(self.weights_key(), 0, record, out)
+        if stale and self._table:
             self._set_layers()
 
     def _labels_stale(self) -> bool:
         return any(info.output_shape == "?" for info in self._table.values())
 
-    # -- traits ------------------------------------------------------------
+    # -- selection ---------------------------------------------------------
     def _set_layers(self) -> None:
         self._table = {info.name: info for info in _graph.layer_table(self._model)}
         self.set_trait("layer_names", tuple(self._table))
@@ -145,10 +141,13 @@ class ModelState(HasTraits):
     def _validate_layer(self, proposal):
         name = proposal["value"]
         if name not in self._table and not (name == "" and not self._table):
-            choices = ", ".join(repr(n) for n in list(self._table)[:20])
-            more = " ..." if len(self._table) > 20 else ""
-            raise TraitError(f"ModelState.layer must be one of {choices}{more}; got {name!r}")
+            raise TraitError(f"ModelState.layer must be one of {self._choices()}; got {name!r}")
         return name
+
+    def _choices(self) -> str:
+        names = list(self._table)
+        text = ", ".join(repr(n) for n in names[:20]) or "none"
+        return text + (" ..." if len(names) > 20 else "")
 
     @validate("input_index")
     def _validate_input_index(self, proposal):
@@ -162,141 +161,78 @@ class ModelState(HasTraits):
         return index
 
     def layer_info(self, name: str | None = None) -> _graph.LayerInfo:
-        """The :class:`~nnwidgets.graph.LayerInfo` of a layer (default: the selected)."""
+        """The :class:`~nnwidgets.compute.graph.LayerInfo` of a layer (default: the
+        selected one)."""
         return self._table[self._check_name(name)]
 
     def _check_name(self, name: str | None) -> str:
         name = name or self.layer
         if name not in self._table:
-            choices = ", ".join(repr(n) for n in list(self._table)[:20]) or "none"
-            raise ValueError(f"no layer named {name!r}; the model has {choices}")
+            raise ValueError(f"no layer named {name!r}; the model has {self._choices()}")
         return name
 
+    # -- weights -----------------------------------------------------------
     def refresh(self) -> None:
-        """Say that the weights changed (e.g. after an epoch): drop caches, redraw views."""
-        with self._lock:
-            self._cache.clear()
-            self._bump()
-
-    def _notify_observers(self, event) -> None:
-        with self.drawing():
-            super()._notify_observers(event)
-
-    @contextmanager
-    def drawing(self):
-        """Hold this while drawing from the state. Views draw in the observers, and a
-        background ``fit`` refreshes them from its own thread: one lock keeps two threads
-        from drawing at once; within it the weights are read once (:meth:`weights_key`)
-        and :meth:`defer` queues what can wait until every view has drawn."""
-        with self._lock:
-            outer = self._depth == 0
-            if outer:
-                self._key = None
-            self._depth += 1
-            try:
-                yield
-            finally:
-                self._depth -= 1
-            if outer:
-                try:
-                    self._run_deferred()
-                finally:
-                    self._key = None
-
-    _depth = 0
-    _key = None
-
-    def defer(self, draw) -> None:
-        """Run ``draw`` once every view has handled the current change (now, outside
-        :meth:`drawing`): views draw their main picture first and the rest after, so
-        that every main picture reaches the browser sooner."""
-        with self._lock:
-            if self._depth:
-                self._deferred.append(draw)
-                return
-        draw()
-
-    def _run_deferred(self) -> None:
-        while self._deferred:
-            pending, self._deferred = self._deferred, []
-            for draw in pending:
-                draw()
+        """Say that the weights changed (e.g. after an epoch): views redraw."""
+        self.activations.clear()
+        self._bump()
 
     def weights_key(self) -> tuple[int, int]:
         """``(version, optimizer steps)``: changes when :meth:`refresh` is called or when
-        the model trains, even through another state or no callback at all. Caches of
-        anything computed from the weights are keyed on it; it is read once per
-        :meth:`drawing`, so that one click costs at most one forward pass."""
-        with self._lock:
-            if self._depth and self._key is not None:
-                return self._key
-            steps = getattr(getattr(self._model, "optimizer", None), "iterations", None)
-            try:
-                steps = int(steps.numpy()) if steps is not None else 0
-            except Exception:  # noqa: BLE001 - an optimizer without a readable step count
-                steps = 0
-            key = (self.version, steps)
-            if self._depth:
-                self._key = key
-            return key
+        the model trains, even through another state or no callback at all. Anything
+        computed from the weights is cached on it."""
+        steps = getattr(getattr(self._model, "optimizer", None), "iterations", None)
+        try:
+            steps = int(steps.numpy()) if steps is not None else 0
+        except Exception:  # noqa: BLE001 - an optimizer without a readable step count
+            steps = 0
+        return (self.version, steps)
 
     def _bump(self) -> None:
         self.set_trait("version", self.version + 1)
 
-    # -- activations -------------------------------------------------------
-    def activation(self, layer: str | None = None, index: int | None = None) -> np.ndarray:
+    # -- what the model computes --------------------------------------------
+    def activation(self, layer: str | None = None, index: int | None = None, key=None):
         """A layer's output for one sample, batch axis removed (first tensor if several).
 
         The first request for a sample runs one forward pass recording every layer;
-        every other layer of that sample then costs nothing.
+        every other layer of that sample then costs nothing. ``key`` (default: read
+        now) is the :meth:`weights_key` the answer must be computed with.
         """
         name = self._check_name(layer)
-        entry = self._entry(self.input_index if index is None else index)
-        if name not in entry["record"]:
+        record = self._recording(index, key)[0]
+        if name not in record:
             if _graph.graph_of(self._model) is None:
                 raise ValueError(
                     f"{type(self._model).__name__} is a subclassed model: its layers' outputs "
                     "cannot be recorded; build it with keras.Sequential or the functional API"
                 )
             raise ValueError(f"layer {name!r} was not run for this input (not in the graph)")
-        arr, _ = _graph.first_output(entry["record"][name])
+        arr, _ = _graph.first_output(record[name])
         return arr[0] if arr.ndim > 0 and arr.shape[0] == 1 else arr
 
-    def output_count(self, layer: str | None = None) -> int:
+    def output_count(self, layer: str | None = None, key=None) -> int:
         """How many tensors a layer returns for the selected sample."""
         name = self._check_name(layer)
-        record = self._entry(self.input_index)["record"]
+        record = self._recording(None, key)[0]
         return _graph.first_output(record[name])[1] if name in record else 0
 
-    def prediction(self, index: int | None = None) -> np.ndarray:
+    def prediction(self, index: int | None = None, key=None) -> np.ndarray:
         """The model's output for one sample (first output, batch axis removed)."""
-        entry = self._entry(self.input_index if index is None else index)
-        arr, _ = _graph.first_output(entry["output"])
+        arr, _ = _graph.first_output(self._recording(index, key)[1])
         return arr[0] if arr.ndim > 0 else arr
 
-    def _entry(self, index: int) -> dict:
+    def _recording(self, index: int | None, key) -> tuple[dict, object]:
+        index = self.input_index if index is None else index
         if self._inputs is None:
             raise ValueError("this ModelState has no inputs; call set_data(inputs) first")
         if not 0 <= index < self.n_inputs:
             raise ValueError(f"input index must be in range 0..{self.n_inputs - 1}; got {index}")
-        with self._lock:
-            key = (self.weights_key(), index)
-            if self._cache and next(reversed(self._cache))[0] != key[0]:
-                self._cache.clear()  # the weights changed: older records are stale
-            if key in self._cache:
-                self._cache.move_to_end(key)
-                return self._cache[key]
-            self.status = f"computing every layer's output for input {index}\u2026"
-            try:
-                record, out = self._recorder(_data.take(self._inputs, index))
-            finally:
-                self.status = ""
-            return self._store(key, record, out)
-
-    def _store(self, key, record, out) -> dict:
-        size = sum(math.prod(t.shape) * 4 for v in record.values() for t in _graph._flatten(v))
-        entry = {"record": record, "output": out, "bytes": size}
-        self._cache[key] = entry
-        while len(self._cache) > 1 and sum(e["bytes"] for e in self._cache.values()) > _CACHE_BYTES:
-            self._cache.popitem(last=False)
-        return entry
+        key = self.weights_key() if key is None else key
+        if (key, index) in self.activations:
+            return self.activations.get(self._inputs, index, key)
+        self.status = f"computing every layer's output for input {index}\u2026"
+        try:
+            return self.activations.get(self._inputs, index, key)
+        finally:
+            self.status = ""

@@ -135,4 +135,4 @@ def digits():
 
 
 # The real-browser fixtures (Chromium through Playwright), shared by the browser tests.
-from browser_support import browser, page  # noqa: E402, F401
+from tests.browser_support import browser, page  # noqa: E402, F401

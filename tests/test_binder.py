@@ -25,7 +25,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from browser_support import (
+
+from tests.browser_support import (
     ARTIFACTS,
     ROOT,
     assert_no_errors_shown,

@@ -8,7 +8,8 @@ from __future__ import annotations
 import time
 
 import pytest
-from browser_support import (
+
+from tests.browser_support import (
     ROOT,
     assert_no_errors_shown,
     free_port,

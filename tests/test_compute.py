@@ -7,8 +7,8 @@ import zlib
 import numpy as np
 import pytest
 
-from nnwidgets import display as D
-from nnwidgets import graph, imaging
+from nnwidgets.compute import display as D
+from nnwidgets.compute import graph, imaging
 
 
 def test_png_round_trip_keeps_pixels():
@@ -88,7 +88,7 @@ def test_stats_count_nan_and_inf():
 
 def test_layer_table_and_recording_cover_every_layer(model_and_inputs):
     model, x = model_and_inputs
-    from nnwidgets import data
+    from nnwidgets.compute import data
 
     graph.ensure_built(model, data.sample_shape(x))
     names = [info.name for info in graph.layer_table(model)]
@@ -103,7 +103,7 @@ def test_layer_table_and_recording_cover_every_layer(model_and_inputs):
 
 
 def test_nested_layers_are_listed_with_paths():
-    from conftest import MODELS
+    from tests.conftest import MODELS
 
     model, x = MODELS["nested"]()
     names = [info.name for info in graph.layer_table(model)]

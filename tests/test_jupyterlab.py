@@ -18,7 +18,8 @@ import time
 from pathlib import Path
 
 import pytest
-from browser_support import (
+
+from tests.browser_support import (
     ARTIFACTS,
     ROOT,
     assert_no_errors_shown,

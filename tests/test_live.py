@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import nnwidgets as nw
-from nnwidgets.metrics import ema
+from nnwidgets.training.metrics import ema
 
 
 @pytest.fixture
@@ -25,32 +25,30 @@ def fit(model, plot, x, y, **kw):
     return model.fit(x, y, callbacks=[plot.callback], **kw)
 
 
-def marks(plot, metric="loss", run=1):
-    return plot._figures[metric]["runs"][run]
-
-
 def test_smoothing_log_scale_and_epoch_axis(data):
     x, y = data
     plot = nw.LiveTrainingPlot(interval=0.0)
     fit(nw.datasets.demo_model(), plot, x, y, validation_split=0.25)
-    raw = marks(plot)["batch"]
-    assert "smooth" not in marks(plot)  # made when smoothing is first asked for
+    raw_x, _ = plot.drawn("loss", "batch")
+    assert len(plot.drawn("loss", "smooth")[0]) == 0  # made when smoothing is first asked for
 
-    plot.controls.smoothing.value = 0.9
-    m = marks(plot)
-    assert m["smooth"].visible and m["batch"].opacities == [0.3]
-    np.testing.assert_allclose(m["smooth"].y, ema(plot.store.series("batch/loss")[1], 0.9))
+    plot.controls.smoothing.value = 0.9  # as a person moving the slider
+    assert plot.smoothing == 0.9
+    _, smooth = plot.drawn("loss", "smooth")
+    np.testing.assert_allclose(smooth, ema(plot.store.series("batch/loss")[1], 0.9))
 
-    plot.controls.log_y.value = True
-    fig = plot._figures["loss"]
-    assert type(fig["scales"]["y"]).__name__ == "LogScale"
-    assert all(len(mk.y) == 0 or mk.y.min() > 0 for mk in fig["runs"][1].values())
+    plot.log_y = True  # the option, from code: the checkbox follows
+    assert plot.controls.log_y.value
+    assert type(plot.figure("loss").axes[1].scale).__name__ == "LogScale"
+    for series in ("batch", "train", "val"):
+        assert plot.drawn("loss", series)[1].min() > 0
 
     plot.controls.x_axis.value = "epoch"
-    m = marks(plot)
-    assert list(m["train_points"].x) == [1.0, 2.0] and list(m["val"].x) == [1.0, 2.0]
-    assert 0 < m["batch"].x[0] < 1 and m["batch"].x[-1] == 2.0
-    assert len(m["batch"].x) == len(raw.x)
+    assert plot.x_axis == "epoch"
+    assert list(plot.drawn("loss", "train")[0]) == [1.0, 2.0]
+    assert list(plot.drawn("loss", "val")[0]) == [1.0, 2.0]
+    batch_x = plot.drawn("loss", "batch")[0]
+    assert 0 < batch_x[0] < 1 and batch_x[-1] == 2.0 and len(batch_x) == len(raw_x)
 
 
 def test_second_fit_is_a_new_run_that_continues_the_same_model(data):
@@ -62,15 +60,15 @@ def test_second_fit_is_a_new_run_that_continues_the_same_model(data):
     steps1, _ = plot.store.series("batch/loss", run=1)
     steps2, _ = plot.store.series("batch/loss", run=2)
     assert len(steps1) == 8 and len(steps2) == 4 and steps2[0] == steps1[-1] + 1
-    assert marks(plot, run=2)["batch"].colors != marks(plot, run=1)["batch"].colors
+    assert plot.colors("loss", run=2) != plot.colors("loss", run=1)
     assert "run 2" in plot.legend.value and "run 2 done" in plot.status.value
 
     other = nw.datasets.demo_model(seed=1)
     fit(other, plot, x, y, epochs=1)  # another model starts again at step 1
     assert plot.store.series("batch/loss", run=3)[0][0] == 1
     plot.controls.x_axis.value = "epoch"
-    assert list(marks(plot, run=2)["train_points"].x) == [3.0]
-    assert list(marks(plot, run=3)["train_points"].x) == [1.0]
+    assert list(plot.drawn("loss", "train", run=2)[0]) == [3.0]
+    assert list(plot.drawn("loss", "train", run=3)[0]) == [1.0]
 
 
 def test_export_keeps_every_value(data, tmp_path):
@@ -89,13 +87,12 @@ def test_export_keeps_every_value(data, tmp_path):
 
 def test_nan_loss_is_marked_and_the_curve_stays():
     plot = nw.LiveTrainingPlot(interval=0.0)
-    plot.begin({"epochs": 1, "steps": 4})
+    plot.session.begin({"epochs": 1, "steps": 4})
     for value in (1.0, float("nan"), 0.5, float("inf")):
-        plot.record_batch({"loss": value})
-    plot.flush()
-    assert list(marks(plot)["batch"].x) == [1.0, 3.0]
-    bad = plot._figures["loss"]["bad"]
-    assert list(bad.x) == [2.0, 4.0] and np.all(np.isfinite(bad.y))
+        plot.session.record_batch(None, {"loss": value})
+    assert list(plot.drawn("loss")[0]) == [1.0, 3.0]
+    bad_x, bad_y = plot.drawn("loss", "bad")
+    assert list(bad_x) == [2.0, 4.0] and np.all(np.isfinite(bad_y))
     assert "loss is inf at step 4" in plot.status.value
 
 
@@ -104,7 +101,7 @@ def test_validation_every_other_epoch(data):
     plot = nw.LiveTrainingPlot(interval=0.0)
     fit(nw.datasets.demo_model(), plot, x, y, epochs=4, validation_split=0.25, validation_freq=2)
     assert len(plot.store.series("val_loss")[0]) == 2 and len(plot.store.series("loss")[0]) == 4
-    assert len(marks(plot)["val_points"].x) == 2
+    assert len(plot.drawn("loss", "val")[0]) == 2
 
 
 def test_distributed_with_steps_per_execution(data):
@@ -141,7 +138,7 @@ def test_learning_rate_and_pause_act_on_a_background_run(data):
         plot.controls.lr.value = 0.0123  # as a person typing in the box
         wait_for(lambda: plot.store.last("lr") == pytest.approx(0.0123))
         assert float(model.optimizer.learning_rate.numpy()) == pytest.approx(0.0123)
-        wait_for(lambda: "lr" in plot._figures)  # the learning rate changed: it gets its plot
+        wait_for(lambda: "lr" in plot.metrics)  # the learning rate changed: it gets its plot
 
         plot.controls.lr.value = -1.0
         assert "positive" in plot.controls.message.value
@@ -180,7 +177,7 @@ def test_exception_in_a_foreground_cell_is_shown(data):
     finally:
         InteractiveShell.clear_instance()
     assert "training failed" in plot.status.value and "bad batch" in plot.status.value
-    assert len(marks(plot)["batch"].x) == 3
+    assert len(plot.drawn("loss")[0]) == 3
 
 
 def test_toggles_close_the_figures_they_replace(data):
@@ -196,7 +193,7 @@ def test_toggles_close_the_figures_they_replace(data):
         plot.controls.log_y.value = not plot.controls.log_y.value
         plot.controls.x_axis.value = "epoch" if plot.controls.x_axis.value == "step" else "step"
     assert len(W.Widget._active_widgets) <= count
-    assert set(plot._figures) == {"loss", "accuracy"}
+    assert set(plot.metrics) == {"loss", "accuracy"}
 
 
 def test_steps_stay_within_the_epoch_with_steps_per_execution(data):
@@ -218,8 +215,8 @@ def test_initial_epoch_and_learning_rate_of_each_run(data):
     fit(model, plot, x, y, epochs=1)
     fit(model, plot, x, y, epochs=3, initial_epoch=1)  # resumes: epochs 2 and 3
     plot.controls.x_axis.value = "epoch"
-    assert list(marks(plot, run=2)["train_points"].x) == [2.0, 3.0]
-    assert 1.0 < marks(plot, run=2)["batch"].x[0] < 2.0  # its first epoch is placed too
+    assert list(plot.drawn("loss", "train", run=2)[0]) == [2.0, 3.0]
+    assert 1.0 < plot.drawn("loss", run=2)[0][0] < 2.0  # its first epoch is placed too
     assert "step 8/8" in plot.status.value  # two epochs of four batches, not three
     assert len(plot.store.series("lr", run=2)[0]) == 1  # each run records its rate
 
@@ -233,7 +230,7 @@ def test_foreground_fit_after_a_background_run(data):
     run.stop()
     assert run.join(60)
     fit(model, plot, x, y, epochs=1)
-    assert plot.run is None and "(stopped)" not in plot.status.value
+    assert plot.session.background is None and "(stopped)" not in plot.status.value
     assert plot.controls.stop.disabled
 
 

@@ -44,13 +44,13 @@ def test_layer_names_is_read_only(state):
 def test_layer_switch_costs_no_forward_pass(state, monkeypatch):
     state.activation()
     calls = []
-    original = state._recorder
+    original = state.activations.recorder
 
     def counting(x):
         calls.append(1)
         return original(x)
 
-    monkeypatch.setattr(state, "_recorder", counting)
+    monkeypatch.setattr(state.activations, "recorder", counting)
     for name in state.layer_names:
         state.layer = name
         state.activation()

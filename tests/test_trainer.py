@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import nnwidgets as nw
-from nnwidgets.trainer import BackgroundFit
+from nnwidgets.training.background import BackgroundFit
 
 
 @pytest.fixture(autouse=True)
@@ -67,7 +67,7 @@ def test_stop_ends_the_run_early(setup):
     assert steps < 500 * 6 and run.error is None and run.stopped
     assert "done" in plot.status.value
     again = plot.fit_in_background(model, x, y, epochs=1, batch_size=20, verbose=0)
-    assert again.join(60) and again.error is None and plot.store.run == 2
+    assert again.join(60) and again.error is None and plot.store.current_run == 2
 
 
 def test_a_schedule_cannot_be_set_and_training_goes_on(setup):
@@ -113,7 +113,7 @@ def test_exception_inside_fit_keeps_points_and_says_so(setup):
     assert run.join(60)
     assert isinstance(run.error, RuntimeError)
     xs, _ = plot.store.series("batch/loss")
-    assert len(xs) >= 4 and len(plot._figures["loss"]["runs"][1]["batch"].x) == len(xs)
+    assert len(xs) >= 4 and len(plot.drawn("loss")[0]) == len(xs)
     assert "training failed" in plot.status.value and "boom from a callback" in plot.status.value
 
 

@@ -29,9 +29,9 @@ def test_fit_streams_every_value(setup):
     assert len(xs) == batches and list(xs) == list(range(1, batches + 1))
     for name in ("loss", "accuracy", "val_loss", "val_accuracy"):
         assert len(plot.store.series(name)[0]) == 2, name
-    assert set(plot._figures) == {"loss", "accuracy"}
-    marks = plot._figures["loss"]["runs"][1]
-    assert len(marks["batch"].x) == batches and len(marks["val"].y) == 2
+    assert set(plot.metrics) == {"loss", "accuracy"}
+    assert len(plot.drawn("loss", "batch")[0]) == batches
+    assert len(plot.drawn("loss", "val")[1]) == 2
     assert state.version >= version + 3  # views refreshed at least at epoch ends and the end
     assert "done: epoch 2/2" in plot.status.value
 
@@ -64,7 +64,7 @@ def test_exception_in_fit_keeps_points(setup):
 
     with pytest.raises(RuntimeError, match="data loader failed"):
         model.fit(x, y, epochs=1, batch_size=10, callbacks=[plot.callback, Boom()], verbose=0)
-    assert len(plot._figures["loss"]["runs"][1]["batch"].x) == 3
+    assert len(plot.drawn("loss")[0]) == 3
     model.fit(x, y, epochs=1, batch_size=60, callbacks=[plot.callback], verbose=0)
     assert len(plot.store.series("batch/loss")[0]) == 5  # the old points are still there
 
@@ -72,9 +72,9 @@ def test_exception_in_fit_keeps_points(setup):
 def test_nan_loss_is_flagged(setup):
     _, state, _, _ = setup
     plot = nw.LiveTrainingPlot(interval=0.0)
-    plot.begin({"epochs": 1})
+    plot.session.begin({"epochs": 1})
     for value in (1.0, float("nan"), 0.5):
-        plot.record_batch({"loss": value})
+        plot.session.record_batch(None, {"loss": value})
     assert "loss is nan at step 2" in plot.status.value
     assert len(plot.store.series("batch/loss")[0]) == 3
 
@@ -82,18 +82,20 @@ def test_nan_loss_is_flagged(setup):
 def test_long_run_payload_is_bounded():
     with recording_comms() as log:
         plot = nw.LiveTrainingPlot(interval=3600.0, max_points=2000)
-        plot.begin({"epochs": 1})
+        session = plot.session
+        session.begin({"epochs": 1})
         rng = np.random.default_rng(0)
         biggest = 0
         for step in range(200_000):
-            plot.record_batch({"loss": float(rng.random()) + (50.0 if step == 123_456 else 0.0)})
+            loss = float(rng.random()) + (50.0 if step == 123_456 else 0.0)
+            session.record_batch(step, {"loss": loss})
             if step % 20_000 == 0 or step == 199_999:
                 mark = len(log)
-                plot.flush()
+                session.publish()
                 biggest = max(biggest, log.bytes(mark))
     assert len(plot.store) == 200_000
-    assert plot._figures["loss"]["runs"][1]["batch"].y.max() > 50.0  # the spike survives
-    assert len(plot._figures["loss"]["runs"][1]["batch"].x) <= 2000
+    x, y = plot.drawn("loss")
+    assert y.max() > 50.0 and len(x) <= 2000  # the spike survives decimation
     assert biggest < 100_000, biggest
 
 

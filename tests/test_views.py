@@ -24,7 +24,7 @@ def _check_weights(view, state):
         return
     assert _visible(view.body) and view.message.value == ""
     assert view.panel.figure.title.startswith(info.name)
-    w = np.asarray(info.layer.weights[view.picker.value].numpy())
+    w = np.asarray(next(v for v in info.layer.weights if v.path == view.variable).numpy())
     assert view.hist.bars.y.sum() == np.isfinite(w).sum()
     assert _drawn_png(view.panel).startswith(b"\x89PNG")
 
@@ -119,9 +119,12 @@ def test_weight_variable_picker_shows_bias(digits):
     view = nw.WeightHeatmap(state)
     state.layer = "dense"
     assert [label for label, _ in view.picker.options] == ["kernel", "bias"]
-    assert view.picker.value == 0 and "kernel (512, 64)" in view.panel.figure.title
-    view.picker.value = 1
-    assert "bias (64,)" in view.panel.figure.title
+    assert view.variable == "digits_cnn/dense/kernel"
+    assert "kernel (512, 64)" in view.panel.figure.title
+    view.picker.value = view.picker.options[1][1]  # as a person choosing "bias"
+    assert view.variable == "digits_cnn/dense/bias" and "bias (64,)" in view.panel.figure.title
+    view.variable = "digits_cnn/dense/kernel"  # from code: the dropdown follows
+    assert view.picker.label == "kernel" and "kernel" in view.panel.figure.title
 
 
 def test_nan_weights_are_flagged(digits):
@@ -143,8 +146,8 @@ def test_per_channel_toggle_redraws(digits):
     state = nw.ModelState(nw.datasets.demo_model(), x[:3])
     view = nw.ActivationExplorer(state)
     before = _drawn_png(view.panel)
-    view.per_channel.value = False
-    assert _drawn_png(view.panel) != before
+    view.scale_box.value = False  # as a person unticking the box
+    assert view.per_channel is False and _drawn_png(view.panel) != before
     assert "each channel" not in view.panel.bar.value
 
 
@@ -191,7 +194,7 @@ def test_shrinking_data_does_not_move_the_state(digits):
 
 
 def test_weight_pictures_are_cached_until_weights_change(digits, monkeypatch):
-    from nnwidgets import display
+    from nnwidgets.compute import display
 
     x, _ = digits
     state = nw.ModelState(nw.datasets.demo_model(), x[:3])

@@ -1,1 +1,11 @@
-"""Widgets: each is a small class that observes a :class:`~nnwidgets.ModelState`."""
+"""Widgets. Each view follows one contract (:mod:`~nnwidgets.views.base`): built from a
+state plus options that are traits, it follows the traits it names, draws what pure
+functions computed, shows its own errors, and stops following when closed.
+
+- :mod:`~nnwidgets.views.pickers`: ``LayerPicker``, ``InputPicker``
+- :mod:`~nnwidgets.views.weights`: ``WeightHeatmap``
+- :mod:`~nnwidgets.views.activations`: ``ActivationExplorer``
+- :mod:`~nnwidgets.views.training`: ``LiveTrainingPlot`` (draws a training session)
+- :mod:`~nnwidgets.views.explorer`: ``Explorer`` and ``explore()``, all of them together
+- :mod:`~nnwidgets.views.panels`, :mod:`~nnwidgets.views.scheduler`: shared drawing blocks
+"""

@@ -5,62 +5,61 @@ from __future__ import annotations
 import ipywidgets as W
 
 from ..state import ModelState
-from .inspect import ActivationExplorer, WeightHeatmap
+from .activations import ActivationExplorer
+from .base import ModelView
 from .panels import status_html
 from .pickers import InputPicker, LayerPicker
-from .training import LiveTrainingPlot
+from .training.plot import LiveTrainingPlot
+from .weights import WeightHeatmap
 
 
-class Explorer(W.VBox):
+class Explorer(ModelView):
     """Layer and input pickers beside the weight and activation views, and the live plot.
 
     Attributes
     ----------
     state : ModelState
         The shared state; set ``state.layer`` or ``state.input_index`` to steer.
+    layers, input, weights, activations, training
+        The views: :class:`LayerPicker`, :class:`InputPicker`, :class:`WeightHeatmap`,
+        :class:`ActivationExplorer` and :class:`LiveTrainingPlot`.
     """
 
-    def __init__(self, state: ModelState, **kwargs):
-        self.state = state
+    follows = ("status",)
+
+    def build(self) -> tuple:
+        state = self.state
         self.layers = LayerPicker(state)
         self.input = InputPicker(state)
         self.weights = WeightHeatmap(state)
         self.activations = ActivationExplorer(state)
         self.training = LiveTrainingPlot(state, name="app.training")
-        card = W.Layout(border="1px solid rgba(128,128,128,.35)", padding="6px", margin="4px")
         left = W.VBox(
             [_title("Layer"), self.layers, _title("Input"), self.input],
-            layout=W.Layout(width="380px", **_copy(card)),
+            layout=_card(width="380px"),
         )
         views = [
-            W.VBox(
-                [_title("Weights"), self.weights], layout=W.Layout(width="460px", **_copy(card))
-            ),
-            W.VBox(
-                [_title("Activations"), self.activations],
-                layout=W.Layout(width="460px", **_copy(card)),
-            ),
+            W.VBox([_title("Weights"), self.weights], layout=_card(width="460px")),
+            W.VBox([_title("Activations"), self.activations], layout=_card(width="460px")),
         ]
         top = W.HBox([left, *views], layout=W.Layout(flex_flow="row wrap"))
-        train = W.VBox([_title("Training"), self.training], layout=W.Layout(**_copy(card)))
+        train = W.VBox([_title("Training"), self.training], layout=_card())
         self.status = W.HTML()
         self.status.add_class("nnw-status")
-        state.observe(self._on_status, names="status")
-        self._on_status({"new": state.status})
-        super().__init__([self.status, top, train], **kwargs)
         self.add_class("nnw-explorer")
+        return (self.status, self.message, top, train)
 
-    def _on_status(self, change) -> None:
-        text = change["new"] or "ready: pick a layer or an input"
-        self.status.value = status_html(f"\u25cf {text}", busy=bool(change["new"]))
+    def render(self) -> None:
+        text = self.state.status or "ready: pick a layer or an input"
+        self.status.value = status_html(f"\u25cf {text}", busy=bool(self.state.status))
 
 
 def _title(text: str) -> W.HTML:
     return W.HTML(f'<h4 style="margin:2px 0 4px 0">{text}</h4>')
 
 
-def _copy(layout: W.Layout) -> dict:
-    return {k: getattr(layout, k) for k in ("border", "padding", "margin")}
+def _card(**layout) -> W.Layout:
+    return W.Layout(border="1px solid rgba(128,128,128,.35)", padding="6px", margin="4px", **layout)
 
 
 def explore(model, inputs, labels=None) -> Explorer:

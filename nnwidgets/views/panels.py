@@ -8,8 +8,8 @@ import bqplot as bq
 import ipywidgets as W
 import numpy as np
 
-from ..display import Matrix, nice_ticks
-from ..imaging import css_gradient, encode_png, finite_range, to_rgb
+from ..compute.display import Matrix, nice_ticks
+from ..compute.imaging import css_gradient, encode_png, finite_range, to_rgb
 
 GAP_COLOR = (128, 128, 128)
 MARGIN = {"top": 48, "bottom": 50, "left": 60, "right": 20}
@@ -58,7 +58,7 @@ def stats_html(s: dict) -> str:
 class PicturePanel:
     """A bqplot ``Image`` mark showing a :class:`Matrix` as a colour-mapped PNG.
 
-    The picture is never bigger than :data:`nnwidgets.display.MAX_PICTURE` cells.
+    The picture is never bigger than :data:`nnwidgets.compute.display.MAX_PICTURE` cells.
     """
 
     def __init__(self, title: str, width: str = "420px", height: str = "360px"):
@@ -137,7 +137,7 @@ class BarPanel:
 
     def show(self, x: np.ndarray, y: np.ndarray) -> None:
         """Draw ``y`` over ``x``; NaN and Inf are drawn as zero (the stats flag them)."""
-        from ..imaging import decimate_minmax
+        from ..compute.imaging import decimate_minmax
 
         x = np.asarray(x, dtype=np.float64)
         y = np.where(np.isfinite(y), y, 0.0).astype(np.float64)
@@ -169,3 +169,25 @@ class BarPanel:
 def status_html(text: str, error: bool = False, busy: bool = False) -> str:
     color = "#d0021b" if error else "#e08a00" if busy else "inherit"
     return f'<div style="font-size:12px;color:{color}">{html.escape(text)}</div>'
+
+
+def close_tree(widget, seen: set | None = None) -> None:
+    """Close a widget and every widget it holds (kernel and browser side)."""
+    seen = set() if seen is None else seen
+    if id(widget) in seen:
+        return
+    seen.add(id(widget))
+    for name in widget.keys:
+        for child in _widgets_in(getattr(widget, name, None)):
+            close_tree(child, seen)
+    widget.close()
+
+
+def _widgets_in(value) -> list:
+    if isinstance(value, W.Widget):
+        return [value]
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, (list, tuple)):
+        return [v for v in value if isinstance(v, W.Widget)]
+    return []

@@ -4,60 +4,79 @@ from __future__ import annotations
 
 import ipywidgets as W
 import numpy as np
+from traitlets import Int, TraitError, Unicode, validate
 
-from .. import data as _data
-from ..imaging import encode_png, finite_range, to_rgb, upscale_nearest
+from ..compute import data as _data
+from ..compute.imaging import encode_png, finite_range, to_rgb, upscale_nearest
+from .base import ModelView
 from .panels import status_html
 
 
-class LayerPicker(W.VBox):
+class LayerPicker(ModelView):
     """Lists every layer with its type, output shape and parameter count.
 
-    Choosing one sets ``state.layer``; setting ``state.layer`` elsewhere moves the
-    selection.
+    :attr:`value` is the chosen layer, kept equal to ``state.layer`` both ways: a click
+    in the list sets it, and so does ``state.layer = ...`` elsewhere.
 
-    >>> picker = LayerPicker(state)  # doctest: +SKIP
-    >>> picker.select.value = "dense"  # doctest: +SKIP
+    Parameters
+    ----------
+    state : ModelState
+    rows : int
+        Rows of the list shown at once (2 to 100; default 14).
+
+    Attributes
+    ----------
+    value : str
+        The chosen layer's name; setting it sets ``state.layer``.
+
+    Examples
+    --------
+    >>> picker = LayerPicker(state, rows=8)  # doctest: +SKIP
+    >>> picker.value = "dense"  # doctest: +SKIP
+    >>> state.layer  # doctest: +SKIP
+    'dense'
     """
 
-    def __init__(self, state, rows: int = 14, **kwargs):
-        self.state = state
+    follows = ("layer", "layer_names", "version")
+
+    rows = Int(14, min=2, max=100, help="Rows of the list shown at once.").tag(option=True)
+    value = Unicode("", help="The chosen layer (kept equal to state.layer).")
+
+    def build(self) -> tuple:
         self.select = W.Select(
-            options=self._options(),
-            value=state.layer or None,
             description="Layer",
-            rows=min(rows, max(len(state.layer_names), 2)),
             layout=W.Layout(width="98%"),
             style={"description_width": "48px"},
         )
         self.select.add_class("nnw-layer-picker")
-        self.status = W.HTML()
-        super().__init__([self.select, self.status], **kwargs)
         self.select.observe(self._on_select, names="value")
-        state.observe(self._on_state_layer, names="layer")
-        state.observe(self._on_layer_names, names=["layer_names", "version"])
+        self.observe(self._on_value, names="value")
+        return (self.select, self.message)
 
-    def _options(self):
-        return [(self.state.layer_info(n).label(), n) for n in self.state.layer_names]
+    @validate("value")
+    def _validate_value(self, proposal):
+        name = proposal["value"]
+        if name not in self.state.layer_names and name != self.state.layer:
+            choices = ", ".join(repr(n) for n in self.state.layer_names[:20])
+            raise TraitError(f"LayerPicker.value must be one of {choices}; got {name!r}")
+        return name
 
-    def _on_select(self, change):
-        if change["new"] is None or change["new"] == self.state.layer:
-            return
-        try:
-            self.state.layer = change["new"]
-            self.status.value = ""
-        except Exception as err:  # noqa: BLE001 - shown to the user, state unchanged
-            self.status.value = status_html(str(err), error=True)
+    def _on_select(self, change) -> None:
+        if change["new"] is not None:
+            self.value = change["new"]
 
-    def _on_state_layer(self, change):
-        if self.select.value != change["new"]:
-            self.select.value = change["new"]
+    def _on_value(self, change) -> None:
+        self.state.layer = change["new"]
+        self.select.value = change["new"] or None
 
-    def _on_layer_names(self, change):
-        options = self._options()
-        if list(options) != [tuple(o) for o in self.select.options]:
-            self.select.options = options
+    def render(self) -> None:
+        options = [(self.state.layer_info(n).label(), n) for n in self.state.layer_names]
+        with self.select.hold_sync():
+            if options != [tuple(o) for o in self.select.options]:
+                self.select.options = options
+            self.select.rows = min(self.rows, max(len(options), 2))
             self.select.value = self.state.layer or None
+        self.value = self.state.layer
 
 
 def sample_picture(x: np.ndarray) -> np.ndarray | None:
@@ -88,29 +107,45 @@ def sample_picture(x: np.ndarray) -> np.ndarray | None:
     return to_rgb(x, lo, hi, "gray")
 
 
-class InputPicker(W.VBox):
+class InputPicker(ModelView):
     """Shows the selected input, its label and the model's prediction; a slider picks.
 
-    >>> InputPicker(state).slider.value = 3  # doctest: +SKIP
+    :attr:`value` is the chosen input, kept equal to ``state.input_index`` both ways.
+
+    Parameters
+    ----------
+    state : ModelState
+    picture_size : int
+        Smallest side, in pixels, a small input picture is scaled up to (16 to 512).
+
+    Attributes
+    ----------
+    value : int
+        Index of the chosen input; setting it sets ``state.input_index``.
+
+    Examples
+    --------
+    >>> picker = InputPicker(state)  # doctest: +SKIP
+    >>> picker.value = 3  # doctest: +SKIP
     """
 
-    def __init__(self, state, **kwargs):
-        self.state = state
-        n = max(state.n_inputs, 1)
+    follows = ("input_index", "version")
+
+    picture_size = Int(128, min=16, max=512, help="Smallest side of the picture, px.").tag(
+        option=True
+    )
+    value = Int(0, help="Index of the chosen input (kept equal to state.input_index).")
+
+    def build(self) -> tuple:
         self.slider = W.IntSlider(
-            value=state.input_index,
             min=0,
-            max=n - 1,
             description="Input",
             continuous_update=False,
             style={"description_width": "48px"},
         )
-        self.prev = W.Button(
-            icon="chevron-left", tooltip="previous input", layout=W.Layout(width="36px")
-        )
-        self.next = W.Button(
-            icon="chevron-right", tooltip="next input", layout=W.Layout(width="36px")
-        )
+        self.prev = W.Button(icon="chevron-left", tooltip="previous input")
+        self.next = W.Button(icon="chevron-right", tooltip="next input")
+        self.prev.layout.width = self.next.layout.width = "36px"
         self.image = W.Image(
             format="png",  # a border, so that a dark digit stays framed on a dark page
             layout=W.Layout(width="160px", height="160px", border="1px solid #888"),
@@ -118,49 +153,46 @@ class InputPicker(W.VBox):
         self.image.add_class("nnw-input-image")
         self.text = W.HTML()
         self.caption = W.HTML()
-        controls = W.HBox([self.slider, self.prev, self.next])
-        super().__init__([controls, W.HBox([self.image, self.caption]), self.text], **kwargs)
         self.slider.observe(self._on_slider, names="value")
-        self.prev.on_click(lambda _: self._step(-1))
-        self.next.on_click(lambda _: self._step(+1))
-        state.observe(self._on_state, names=["input_index", "version"])
-        self.draw()
+        self.observe(self._on_value, names="value")
+        self.prev.on_click(self._on_prev)
+        self.next.on_click(self._on_next)
+        controls = W.HBox([self.slider, self.prev, self.next])
+        return (controls, W.HBox([self.image, self.caption]), self.text, self.message)
 
-    def _step(self, delta: int):
+    @validate("value")
+    def _validate_value(self, proposal):
+        index, n = proposal["value"], self.state.n_inputs
+        if not (0 <= index < n or index == n == 0):
+            raise TraitError(f"InputPicker.value must be in range 0..{n - 1}; got {index}")
+        return index
+
+    def _on_prev(self, _button) -> None:
+        self._step(-1)
+
+    def _on_next(self, _button) -> None:
+        self._step(+1)
+
+    def _step(self, delta: int) -> None:
         if self.state.n_inputs:
-            self.slider.value = (self.slider.value + delta) % self.state.n_inputs
+            self.value = (self.value + delta) % self.state.n_inputs
 
-    def _on_slider(self, change):
-        if self._syncing:
-            return
-        try:
-            self.state.input_index = change["new"]
-        except Exception as err:  # noqa: BLE001
-            self.text.value = status_html(str(err), error=True)
+    def _on_slider(self, change) -> None:
+        if change["new"] < self.state.n_inputs:
+            self.value = change["new"]
 
-    _syncing = False
+    def _on_value(self, change) -> None:
+        self.state.input_index = change["new"]
 
-    def _on_state(self, change):
-        self._syncing = True
-        try:
-            with self.slider.hold_sync():
-                self.slider.value = min(self.slider.value, self.state.input_index)
-                self.slider.max = max(self.state.n_inputs - 1, 0)
-                self.slider.value = self.state.input_index
-        finally:
-            self._syncing = False
-        self.draw()
-
-    def draw(self) -> None:
-        """Redraw the picture and the label / prediction line (errors become a status)."""
-        try:
-            with self.state.drawing():
-                self._draw()
-        except Exception as err:  # noqa: BLE001 - shown, never raised into the kernel
-            self.caption.value = status_html(f"cannot show this input: {err}", error=True)
-
-    def _draw(self) -> None:
+    def render(self) -> None:
         state = self.state
+        top = max(state.n_inputs - 1, 0)
+        with self.slider.hold_sync():  # never a value beyond max, even for a moment
+            if top >= self.slider.value:
+                self.slider.max, self.slider.value = top, state.input_index
+            else:
+                self.slider.value, self.slider.max = state.input_index, top
+        self.value = state.input_index
         if state.n_inputs == 0:
             self.caption.value = status_html("no inputs: pass inputs= to ModelState")
             return
@@ -173,7 +205,7 @@ class InputPicker(W.VBox):
             self.text.value = f'<code style="font-size:11px">{tokens}</code>'
         else:
             self.image.layout.display = None
-            self.image.value = encode_png(upscale_nearest(pic, 128))
+            self.image.value = encode_png(upscale_nearest(pic, self.picture_size))
             self.text.value = ""
         self.caption.value = self._caption(sample)
 
@@ -183,7 +215,8 @@ class InputPicker(W.VBox):
         if state.labels is not None:
             rows.append(f"label: <b>{_data.label_text(state.labels[state.input_index])}</b>")
         try:
-            rows.append(f"predicted: <b>{_data.prediction_text(state.prediction())}</b>")
+            predicted = state.prediction(key=self.weights_key())
+            rows.append(f"predicted: <b>{_data.prediction_text(predicted)}</b>")
         except Exception as err:  # noqa: BLE001 - the model failed on this sample
             rows.append(f'<span style="color:#d0021b">prediction failed: {err}</span>')
         bad = np.sum(~np.isfinite(np.asarray(sample, dtype=np.float64)))

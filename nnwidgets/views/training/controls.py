@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import ipywidgets as W
 
-from .panels import status_html
+from ..panels import status_html
 
 FOREGROUND_NOTE = (
-    "Stop, pause and learning rate act on runs started with plot.fit_in_background(...): "
+    "Stop, pause and learning rate act on fits started with plot.fit_in_background(...): "
     "while model.fit runs in a cell, the kernel reads no clicks."
 )
 
@@ -16,10 +16,10 @@ class TrainingControls(W.VBox):
     """Stop, Pause / Resume and a learning-rate box for a background run; smoothing,
     log scale and the x axis for the curves.
 
-    ``on_change`` is called with the control when a drawing option changes.
+    The plot links its ``smoothing``, ``log_y`` and ``x_axis`` to these controls.
     """
 
-    def __init__(self, on_change, **kwargs):
+    def __init__(self, **kwargs):
         self.stop = W.Button(description="Stop", icon="stop", disabled=True)
         self.pause = W.ToggleButton(description="Pause", icon="pause", disabled=True)
         self.lr = W.FloatText(
@@ -57,19 +57,21 @@ class TrainingControls(W.VBox):
             layout=W.Layout(flex_flow="row wrap", align_items="center"),
         )
         super().__init__([row1, row2, self.message], **kwargs)
-        for control in (self.smoothing, self.log_y, self.x_axis):
-            control.observe(lambda change: on_change(change["owner"]), names="value")
 
-    def steering(self, run) -> None:
-        """Enable the run controls for ``run`` (a BackgroundFit), or disable them."""
-        alive = run is not None and run.running
+    def steering(self, job) -> None:
+        """Enable the controls for ``job`` (a live BackgroundFit), or disable them."""
+        alive = job is not None and job.running
         with self.hold_sync():
             self.stop.disabled = self.pause.disabled = not alive
-            self.lr.disabled = not alive or not run.lr_settable
+            self.lr.disabled = not alive or not job.lr_settable
             if not alive:
                 self.pause.value = False
         tooltip = "stop after this batch" if alive else FOREGROUND_NOTE
         self.stop.tooltip = self.pause.tooltip = tooltip
+
+    def show_lr(self, lr: float) -> None:
+        """Show the learning rate in use (rounded) in the box."""
+        self.lr.value = float(f"{lr:.6g}")
 
     def say(self, text: str, error: bool = False) -> None:
         self.message.value = status_html(text, error=error) if text else ""

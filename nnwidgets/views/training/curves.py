@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import bqplot as bq
-import ipywidgets as W
 
-from .panels import figure
+from ..panels import figure
 
 # (train, validation) colours of runs 1, 2, 3 ...; readable on light and dark pages
 RUN_COLORS = [
@@ -103,28 +102,3 @@ def mark_makers(fig: dict):
         )
 
     return line, points
-
-
-def close_figure(entry: dict) -> None:
-    """Close a figure and every widget it holds (kernel and browser side)."""
-    _close_tree(entry["figure"], set())
-
-
-def _close_tree(widget, seen: set) -> None:
-    if id(widget) in seen:
-        return
-    seen.add(id(widget))
-    for name in widget.keys:
-        for child in _widgets_in(getattr(widget, name, None)):
-            _close_tree(child, seen)
-    widget.close()
-
-
-def _widgets_in(value) -> list:
-    if isinstance(value, W.Widget):
-        return [value]
-    if isinstance(value, dict):
-        value = list(value.values())
-    if isinstance(value, (list, tuple)):
-        return [v for v in value if isinstance(v, W.Widget)]
-    return []

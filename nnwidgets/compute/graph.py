@@ -34,7 +34,7 @@ class LayerInfo:
             out = self.layer.output
         except Exception:  # noqa: BLE001 - unbuilt or multiply-called layers
             return "?"
-        shapes = [tuple(t.shape) for t in _flatten(out)]
+        shapes = [tuple(t.shape) for t in flatten(out)]
         text = ", ".join(str(s).replace("None", "N") for s in shapes)
         return text if len(shapes) == 1 else f"[{text}]"
 
@@ -51,11 +51,11 @@ class LayerInfo:
         )
 
 
-def _flatten(x):
+def flatten(x):
     if isinstance(x, dict):
-        return [v for k in sorted(x) for v in _flatten(x[k])]
+        return [v for k in sorted(x) for v in flatten(x[k])]
     if isinstance(x, (list, tuple)):
-        return [v for item in x for v in _flatten(item)]
+        return [v for item in x for v in flatten(item)]
     return [x]
 
 
@@ -208,5 +208,5 @@ def cast_inputs(model, inputs):
 
 def first_output(out) -> tuple[np.ndarray, int]:
     """The first tensor of a layer output as numpy, and how many tensors there were."""
-    flat = _flatten(out)
+    flat = flatten(out)
     return np.asarray(flat[0]), len(flat)

@@ -104,7 +104,7 @@ def tile(maps: np.ndarray, cols: int, pad: int = 1) -> tuple[np.ndarray, np.ndar
     return pic, gap
 
 
-def fit(m: Matrix, how: str = "mean") -> Matrix:
+def shrink_to_screen(m: Matrix, how: str = "mean") -> Matrix:
     """Block-reduce a picture to at most :data:`MAX_PICTURE` cells."""
     h, w = m.values.shape
     small = block_reduce(m.values, MAX_PICTURE, how=how)
@@ -132,16 +132,16 @@ def weight_picture(w: np.ndarray, conv: bool = False) -> Matrix:
     if conv and w.ndim in (3, 4):
         return _conv_picture(w if w.ndim == 4 else w[:, None])
     if w.ndim == 2:
-        return fit(Matrix(w, "output unit", "input unit"), how="absmax")
+        return shrink_to_screen(Matrix(w, "output unit", "input unit"), how="absmax")
     flat = w.reshape(w.shape[0], -1)
-    return fit(Matrix(flat, f"axes 1..{w.ndim - 1} flattened", "axis 0"), how="absmax")
+    return shrink_to_screen(Matrix(flat, f"axes 1..{w.ndim - 1} flattened", "axis 0"), how="absmax")
 
 
 def _conv_picture(k: np.ndarray) -> Matrix:
     kh, kw, cin, cout = k.shape
     if kh * kw == 1:
         m = Matrix(k[0, 0], "output channel", "input channel", "1\u00d71 kernel")
-        return fit(m, how="absmax")
+        return shrink_to_screen(m, how="absmax")
     if cin == 1:
         return _filter_grid(k[:, :, 0, :])
     n_in, n_out = min(cin, 16), min(cout, 32)
@@ -152,7 +152,7 @@ def _conv_picture(k: np.ndarray) -> Matrix:
     pic, gap = tile(maps, cols=n_out)
     label = f"output channel (each {kh}\u00d7{kw})"
     m = Matrix(pic, label, "input channel", note, gap, extent=(n_out, n_in))
-    return fit(m, how="absmax")
+    return shrink_to_screen(m, how="absmax")
 
 
 def _filter_grid(k: np.ndarray) -> Matrix:
@@ -161,7 +161,9 @@ def _filter_grid(k: np.ndarray) -> Matrix:
     n = min(cout, MAX_TILES)
     pic, gap = tile(k[:, :, :n].transpose(2, 0, 1), cols=grid_columns(n))
     note = f"{n} of {cout} filters" if n < cout else f"{cout} filters"
-    return fit(Matrix(pic, "", "", f"{note}, each {kh}\u00d7{kw}", gap, axes=False), "absmax")
+    return shrink_to_screen(
+        Matrix(pic, "", "", f"{note}, each {kh}\u00d7{kw}", gap, axes=False), "absmax"
+    )
 
 
 def grid_columns(n: int) -> int:
@@ -187,11 +189,22 @@ def activation_picture(a: np.ndarray, per_channel: bool = True) -> Matrix | None
     if a.ndim <= 1:
         return None
     if a.ndim == 2:
-        return fit(Matrix(a, "feature", "step"))
+        return shrink_to_screen(Matrix(a, "feature", "step"))
     if a.ndim == 3:
         return _channel_grid(a, per_channel)
     flat = a.reshape(-1, a.shape[-1])
-    return fit(Matrix(flat, "channel", f"axes 0..{a.ndim - 2} flattened"))
+    return shrink_to_screen(Matrix(flat, "channel", f"axes 0..{a.ndim - 2} flattened"))
+
+
+def channel_picture(a: np.ndarray, channel: int) -> Matrix:
+    """One channel of an ``(h, w, c)`` activation as a picture with pixel axes.
+
+    >>> channel_picture(np.zeros((4, 6, 3)), 2).values.shape
+    (4, 6)
+    """
+    m = np.asarray(a[..., channel], dtype=np.float64)
+    h, w = m.shape
+    return shrink_to_screen(Matrix(m, "x", "y", f"channel {channel}, {h}\u00d7{w}"))
 
 
 def _channel_grid(a: np.ndarray, per_channel: bool) -> Matrix:
@@ -203,7 +216,7 @@ def _channel_grid(a: np.ndarray, per_channel: bool) -> Matrix:
     pic, gap = tile(maps, cols=grid_columns(n))
     shown = f"first {n} of {c} channels" if n < c else f"{c} channels"
     note = f"{shown}, each {h}\u00d7{w}, in rows from the top left"
-    return fit(Matrix(pic, "", "", note, gap, axes=False))
+    return shrink_to_screen(Matrix(pic, "", "", note, gap, axes=False))
 
 
 def normalise_each(maps: np.ndarray) -> np.ndarray:

@@ -26,7 +26,7 @@ class MetricStore:
         self._data: dict[str, list] = {}  # name -> [steps, values, runs, count]
         self._runs: set[int] = set()
         self._bad: dict[str, int] = {}  # name -> how many non-finite values
-        self.run = 1
+        self.current_run = 1
 
     def add(self, name: str, step: float, value: float) -> None:
         entry = self._data.get(name)
@@ -36,9 +36,9 @@ class MetricStore:
         if n == len(entry[0]):
             for i in range(3):
                 entry[i] = np.concatenate([entry[i], np.empty_like(entry[i])])
-        entry[0][n], entry[1][n], entry[2][n] = step, value, self.run
+        entry[0][n], entry[1][n], entry[2][n] = step, value, self.current_run
         entry[3] = n + 1
-        self._runs.add(self.run)
+        self._runs.add(self.current_run)
         if not math.isfinite(value):
             self._bad[name] = self._bad.get(name, 0) + 1
 

@@ -1,0 +1,142 @@
+"""The selected layer's output for the selected input."""
+
+from __future__ import annotations
+
+import ipywidgets as W
+import numpy as np
+from traitlets import Bool, Enum, Int, TraitError, Tuple, validate
+
+from ..compute import display as D
+from .base import ModelView
+from .panels import BarPanel, PicturePanel, stats_html, status_html
+
+
+class ActivationExplorer(ModelView):
+    """The selected layer's output for the selected input.
+
+    Feature maps as a grid of channels (or one channel, large), sequences as a matrix,
+    vectors as bars; a bar chart of the mean activation per channel and summary
+    statistics.
+
+    Parameters
+    ----------
+    state : ModelState
+    per_channel : bool
+        Scale each channel of a grid to its own range (default True).
+    cmap : {"viridis", "gray", "rdbu"}
+        Colour map of the pictures.
+
+    Attributes
+    ----------
+    channel : int or None
+        The channel shown alone, large; None shows the grid of channels. Only for
+        ``(h, w, channels)`` outputs; a new layer goes back to the grid.
+    shape : tuple of int
+        Shape of the output shown (batch axis removed; read-only).
+
+    Examples
+    --------
+    >>> view = ActivationExplorer(state, per_channel=False)  # doctest: +SKIP
+    >>> view.channel = 3  # doctest: +SKIP
+    """
+
+    follows = ("layer", "input_index", "version")
+
+    per_channel = Bool(True, help="Scale each channel of a grid to its own range.").tag(option=True)
+    cmap = Enum(("viridis", "gray", "rdbu"), "viridis", help="Colour map.").tag(option=True)
+    channel = Int(None, allow_none=True, help="The channel shown alone (None: all).")
+    shape = Tuple(read_only=True, help="Shape of the output shown.")
+
+    def build(self) -> tuple:
+        self.scale_box = W.Checkbox(description="scale each channel", indent=False)
+        self.channel_box = W.Dropdown(description="channel", style={"description_width": "56px"})
+        self.channel_box.layout.width = "160px"
+        W.link((self, "per_channel"), (self.scale_box, "value"))
+        self.channel_box.observe(self._on_channel_box, names="value")
+        self.observe(self._option_changed, names="channel")
+        self.panel = PicturePanel("Activations")
+        self.vector = BarPanel("Activations", "unit", "value", height="360px")
+        self.channels = BarPanel("Mean per channel", "channel", "mean", height="220px")
+        self.stats = W.HTML()
+        self.note = W.HTML()
+        self.add_class("nnw-activations")
+        controls = W.HBox([self.scale_box, self.channel_box], layout=W.Layout(gap="12px"))
+        figures = [self.panel.figure, self.panel.bar, self.vector.figure]
+        return (controls, self.message, self.note, *figures, self.stats, self.channels.figure)
+
+    @validate("channel")
+    def _validate_channel(self, proposal):
+        channel = proposal["value"]
+        count = self.shape[-1] if len(self.shape) == 3 else 0
+        if channel is not None and not 0 <= channel < count:
+            what = f"0..{count - 1}" if count else "None (this output has no channel maps)"
+            raise TraitError(f"ActivationExplorer.channel must be {what} or None; got {channel}")
+        return channel
+
+    def on_state(self, change) -> None:
+        if change["name"] == "layer" and self.channel is not None:
+            self.channel = None  # another layer: back to the grid (its observer draws)
+            return
+        self.draw()
+
+    def _on_channel_box(self, change) -> None:
+        self.channel = None if change["new"] in (None, -1) else change["new"]
+
+    def render(self) -> None:
+        state, key = self.state, self.weights_key()
+        try:
+            a = state.activation(key=key)
+        except Exception as err:  # noqa: BLE001 - shown, never raised into the kernel
+            self._show(None, None)
+            raise ValueError(f"no activations: {err}") from err
+        self.set_trait("shape", tuple(int(n) for n in a.shape))
+        n_out = state.output_count(key=key)
+        self.note.value = (
+            status_html(f"layer returns {n_out} tensors; showing the first") if n_out > 1 else ""
+        )
+        self._sync_channel_box(a)
+        pic = self._picture(a)
+        title = f"{state.layer}: output {tuple(a.shape)} for input {state.input_index}"
+        if pic is None:
+            self.vector.figure.title = title
+            self.vector.show(np.arange(a.size), a.reshape(-1))
+            self.stats.value = stats_html(D.stats(a))
+        else:
+            self.panel.figure.title = title + (
+                f", channel {self.channel}" if self.channel is not None else ""
+            )
+            self.panel.show(pic, self.cmap, caption=self._caption(a), footer=stats_html(D.stats(a)))
+            self.stats.value = ""
+        means = D.channel_means(a)
+        if means is not None:
+            self.defer(lambda: self.channels.show(np.arange(means.size), means))
+        self._show(pic, means)
+
+    def _picture(self, a: np.ndarray):
+        if self.channel is not None and a.ndim == 3:
+            return D.channel_picture(a, self.channel)
+        return D.activation_picture(a, per_channel=self.per_channel)
+
+    def _caption(self, a: np.ndarray) -> str:
+        scaled = a.ndim == 3 and self.per_channel and self.channel is None
+        return "(each channel 0..1)" if scaled else ""
+
+    def _sync_channel_box(self, a: np.ndarray) -> None:
+        count = a.shape[-1] if a.ndim == 3 else 0
+        options = [("all", -1)] + [(str(i), i) for i in range(count)]
+        self.channel_box.unobserve(self._on_channel_box, names="value")
+        try:
+            if len(options) != len(self.channel_box.options):
+                self.channel_box.options = options
+            self.channel_box.value = -1 if self.channel is None else self.channel
+        finally:
+            self.channel_box.observe(self._on_channel_box, names="value")
+
+    def _show(self, pic, means) -> None:
+        grid = pic is not None and len(self.shape) == 3
+        self.panel.figure.layout.display = None if pic is not None else "none"
+        self.panel.bar.layout.display = None if pic is not None else "none"
+        self.vector.figure.layout.display = "none" if pic is not None else None
+        self.channels.figure.layout.display = None if means is not None else "none"
+        self.scale_box.layout.display = None if grid and self.channel is None else "none"
+        self.channel_box.layout.display = None if grid else "none"

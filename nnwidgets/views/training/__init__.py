@@ -1,0 +1,1 @@
+"""Views of a training session: the live plot, its controls and figures."""
