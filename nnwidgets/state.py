@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 from traitlets import HasTraits, Int, TraitError, Tuple, Unicode, validate
 
@@ -69,6 +71,9 @@ class ModelState(HasTraits):
         self._inputs = None
         self._labels = None
         self._table: dict = {}
+        #: Held while the data or the weights' version change; views draw holding it
+        #: too (a background ``fit`` redraws them from its own thread).
+        self.lock = threading.RLock()
         self.activations = ActivationCache(model)
         if inputs is not None:
             self.set_data(inputs, labels)
@@ -113,7 +118,7 @@ class ModelState(HasTraits):
                 f"the model cannot take inputs of shape {_data.describe(x)}: {err}"
             ) from err
         stale = not self._table or self._labels_stale()
-        with self.hold_trait_notifications():
+        with self.lock, self.hold_trait_notifications():
             self._inputs, self._labels = x, y
             self.activations.clear()
             if self.input_index >= self.n_inputs:
@@ -174,8 +179,9 @@ class ModelState(HasTraits):
     # -- weights -----------------------------------------------------------
     def refresh(self) -> None:
         """Say that the weights changed (e.g. after an epoch): views redraw."""
-        self.activations.clear()
-        self._bump()
+        with self.lock:
+            self.activations.clear()
+            self._bump()
 
     def weights_key(self) -> tuple[int, int]:
         """``(version, optimizer steps)``: changes when :meth:`refresh` is called or when

@@ -151,8 +151,22 @@ def test_dashboard_renders_and_reacts(page, voila_url):
     print(f"dashboard shown in {loaded:.1f} s; points while training {during}, after {after}")
 
 
-def test_dense_layer_draws_weights_and_activation_bars(page, voila_url):
+def test_one_channel_then_dense_bars(page, voila_url):
     open_dashboard(page, voila_url)
+    # conv2's 32 feature maps as a grid, then channel 5 alone, large
+    choose_layer(page, "conv2")
+    page.wait_for_function(
+        "() => document.querySelector('.nnw-activations .mainheading')"
+        "?.textContent.startsWith('conv2: output')"
+    )
+    grid = href(page, ACTIVATIONS_IMAGE)
+    page.locator(".nnw-activations .nnw-channel select").select_option(label="5")
+    page.wait_for_function(
+        "() => document.querySelector('.nnw-activations .mainheading')"
+        "?.textContent.endsWith('channel 5')"
+    )
+    wait_href_change(page, ACTIVATIONS_IMAGE, grid)
+    screenshot(page, "dashboard-4-channel-5")
     weights_before = href(page, WEIGHTS_IMAGE)
 
     choose_layer(page, "dense")

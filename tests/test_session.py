@@ -3,6 +3,8 @@ in beside the live plot within their time budgets."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 import nnwidgets as nw
@@ -102,3 +104,60 @@ def test_bad_probes_are_refused():
         Probe(budget=-1)
     with pytest.raises(TypeError, match="add_probe takes a nnwidgets Probe"):
         TrainingSession().add_probe(lambda session, event: None)
+
+
+def test_view_refresh_in_a_background_run_waits_an_interval(monkeypatch, digits):
+    import nnwidgets.training.session as module
+
+    x, y = digits
+    clock = FakeClock()
+    monkeypatch.setattr(module, "time", clock)
+    state = nw.ModelState(nw.datasets.demo_model(), x[:3], y[:3])
+    session = TrainingSession(interval=0.25)
+    probe = session.add_probe(nw.training.ViewRefresh(state, budget=1e9))
+    session.set_trait("steerable", True)  # as while a background fit runs
+    session.begin({"epochs": 1, "steps": 100})
+    for batch in range(100):
+        clock.now += 0.05  # 20 batches a second
+        session.record_batch(batch, {"loss": 1.0})
+    assert 14 <= probe.count <= 21  # about every 0.25 s (5 or 6 batches), not every batch
+
+
+def test_a_plot_steers_each_new_fit_even_after_one_that_failed_at_once(digits):
+    x, y = digits
+    model = nw.datasets.demo_model()
+    plot = nw.LiveTrainingPlot(interval=0.0)
+    failed = plot.fit_in_background(model, x, y[:3], epochs=1)  # y does not match x
+    assert failed.join(60) and failed.error is not None
+    assert plot.controls.stop.disabled and "training failed" in plot.status.value
+    job = plot.fit_in_background(model, x, y, epochs=300, batch_size=20)
+    try:
+        assert plot.session.steerable and not plot.controls.stop.disabled
+        plot.controls.pause.value = True
+        assert plot.controls.pause.description == "Resume"
+    finally:
+        plot.controls.stop.click()
+        assert job.join(60)
+    # the run ended while paused: the next one starts with a Pause button again
+    assert plot.controls.pause.description == "Pause" and not plot.controls.pause.value
+
+
+def test_a_typed_rate_can_be_typed_back(digits):
+    x, y = digits
+    model = nw.datasets.demo_model()
+    plot = nw.LiveTrainingPlot(interval=0.0)
+    job = plot.fit_in_background(model, x, y, epochs=300, batch_size=20)
+    try:
+        plot.controls.pause.value = True
+        plot.controls.lr.value = 0.0123
+        plot.controls.lr.value = 0.001  # changed their mind, before the next batch
+        assert "0.001 from the next batch" in plot.controls.message.value
+        plot.controls.pause.value = False
+        deadline = time.monotonic() + 60
+        while len(plot.store.series("batch/loss")[0]) < 3:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        assert float(model.optimizer.learning_rate.numpy()) == pytest.approx(0.001)
+    finally:
+        job.stop()
+        assert job.join(60)

@@ -54,6 +54,10 @@ class Probe:
         """The share of training time allowed now (default: :attr:`budget`)."""
         return self.budget
 
+    def gap(self, session) -> float:
+        """Seconds at least between two batch-end records (default 0)."""
+        return 0.0
+
     def record(self, session, event: str):
         """Record. Return None, or the cost in seconds to count instead of the time
         taken (e.g. 0 for a first call that compiles something)."""
@@ -64,8 +68,9 @@ class ViewRefresh(Probe):
     """Redraws a state's views with the new weights (``state.refresh()``).
 
     In a foreground ``fit`` at epoch ends; in a background run, whose views are what a
-    person watches, at batch ends too, with five times the budget. The first redraw
-    of a background run may compile the recording pass: it is not counted.
+    person watches, at batch ends too (at most every ``session.interval`` seconds),
+    with five times the budget. The first redraw of a background run may compile the
+    recording pass: it is not counted.
 
     >>> probe = ViewRefresh(state, budget=0.005)  # doctest: +SKIP
     >>> session.add_probe(probe)  # doctest: +SKIP
@@ -81,6 +86,9 @@ class ViewRefresh(Probe):
 
     def share(self, session) -> float:
         return self.budget * (5 if session.steerable else 1)
+
+    def gap(self, session) -> float:
+        return session.interval
 
     def record(self, session, event: str):
         self.state.refresh()

@@ -5,6 +5,7 @@ steering and probes. Views (the live plot) are outputs that observe it.
 from __future__ import annotations
 
 import math
+import threading
 import time
 
 import numpy as np
@@ -49,6 +50,7 @@ class TrainingSession(HasTraits):
     steerable = Bool(False, read_only=True, help="A background fit is live to steer.")
     learning_rate = Float(None, allow_none=True, read_only=True, help="The last rate seen.")
     notice = Unicode("", help="What the last steering did, or why it could not.")
+    notice_is_error = Bool(False, help="Whether the notice says something went wrong.")
     interval = Float(0.25, min=0.0, help="Seconds between two updates.")
 
     def __init__(self, interval: float = 0.25, **kwargs):
@@ -68,6 +70,7 @@ class TrainingSession(HasTraits):
         self._run_start = self._epoch_start = self._epoch_offset = 0
         self._first_epoch = None
         self._callback = None
+        self._steering = threading.Lock()  # steerable goes True, then False, never back
 
     # -- probes and outputs -------------------------------------------------
     def add_probe(self, probe: Probe) -> Probe:
@@ -189,8 +192,14 @@ class TrainingSession(HasTraits):
         if self.active:
             self._record_lr()
         if self.background is not None and self.background.lr_error:
-            self.notice, self.background.lr_error = self.background.lr_error, ""
+            self.say(self.background.lr_error, error=True)
+            self.background.lr_error = ""
         self.set_trait("updates", self.updates + 1)
+
+    def say(self, text: str, error: bool = False) -> None:
+        """Set :attr:`notice` (and :attr:`notice_is_error`) for the outputs."""
+        self.notice_is_error = error
+        self.notice = text
 
     def _run_probes(self, event: str) -> None:
         for probe in self.probes:
@@ -198,18 +207,23 @@ class TrainingSession(HasTraits):
             if clock is None or not probe.wants(self, event):
                 continue
             now = time.perf_counter()
-            if event != "end":
-                if event == "batch" and self.step - clock[2] < probe.every:
-                    continue
-                if clock[0] > probe.share(self) * (now - clock[1]):
-                    continue
+            if event != "end" and not self._due(probe, clock, event, now):
+                continue
             try:
                 counted = probe.record(self, event)
             except Exception as err:  # noqa: BLE001 - a probe never stops training
-                self.notice = f"{probe.name} failed at step {self.step}: {err}"
-                counted = 0.0
+                self.say(f"{probe.name} failed at step {self.step}: {err}", error=True)
+                counted = None
             done = time.perf_counter()
             clock[:] = [done - now if counted is None else counted, done, self.step]
+
+    def _due(self, probe: Probe, clock: list, event: str, now: float) -> bool:
+        """Whether a probe may record now: enough steps and seconds since its last
+        record, and its last cost within its share of the time since."""
+        if event == "batch":
+            if self.step - clock[2] < probe.every or now - clock[1] < probe.gap(self):
+                return False
+        return clock[0] <= probe.share(self) * (now - clock[1])
 
     # -- reading -----------------------------------------------------------
     def x_of(self, steps: np.ndarray, run: int, axis: str = "step") -> np.ndarray:
@@ -220,6 +234,8 @@ class TrainingSession(HasTraits):
 
     def progress(self) -> str:
         """``run 2 training: epoch 3/10 · step 120/400 · 12 s · about 28 s left``."""
+        if self.phase == "training" and self.step == self._run_start:
+            return f"run {self.store.current_run}: training started"
         what = {"failed": "training failed"}.get(self.phase, self.phase)
         epochs, steps = self.params.get("epochs"), self.params.get("steps")
         total = (epochs - (self._first_epoch or 0)) * steps if epochs and steps else None
@@ -261,16 +277,19 @@ class TrainingSession(HasTraits):
             self.set_trait("learning_rate", job.learning_rate)
         except Exception:  # noqa: BLE001 - no plain number: it is read at the first batch
             pass
-        job.start()
-        self.set_trait("steerable", True)
+        with self._steering:  # a fit that ends at once cannot be marked live after
+            job.start()
+            self.set_trait("steerable", True)
         return job
 
     def _on_background_done(self, job) -> None:
-        self.set_trait("steerable", False)
+        with self._steering:
+            self.set_trait("steerable", False)
         if job.error is not None:
             self.fail(job.error)
 
     def _on_pause(self) -> None:
+        """The background fit was asked to pause or resume, or started waiting."""
         if self.active and self.background is not None:
             self.set_trait("phase", "paused" if self.background.paused else "training")
 
@@ -288,18 +307,14 @@ class TrainingSession(HasTraits):
     def pause(self) -> None:
         """Hold the background fit before its next batch."""
         self._job().pause()
-        self._on_pause_asked()
+        self._on_pause()
 
     def resume(self) -> None:
         self._job().resume()
-        self._on_pause_asked()
-
-    def _on_pause_asked(self) -> None:
-        if self.active:
-            self.set_trait("phase", "paused" if self.background.paused else "training")
+        self._on_pause()
 
     def set_learning_rate(self, value: float) -> None:
         """Set the background fit's learning rate from its next batch (``ValueError``
         for a non-positive value or a schedule)."""
         self._job().learning_rate = value
-        self.notice = f"learning rate {float(value):g} from the next batch"
+        self.say(f"learning rate {float(value):g} from the next batch")

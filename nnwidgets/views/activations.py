@@ -51,6 +51,7 @@ class ActivationExplorer(ModelView):
         self.scale_box = W.Checkbox(description="scale each channel", indent=False)
         self.channel_box = W.Dropdown(description="channel", style={"description_width": "56px"})
         self.channel_box.layout.width = "160px"
+        self.channel_box.add_class("nnw-channel")
         W.link((self, "per_channel"), (self.scale_box, "value"))
         self.channel_box.observe(self._on_channel_box, names="value")
         self.observe(self._option_changed, names="channel")
@@ -80,7 +81,8 @@ class ActivationExplorer(ModelView):
         self.draw()
 
     def _on_channel_box(self, change) -> None:
-        self.channel = None if change["new"] in (None, -1) else change["new"]
+        if self.from_user:
+            self.channel = None if change["new"] in (None, -1) else change["new"]
 
     def render(self) -> None:
         state, key = self.state, self.weights_key()
@@ -122,15 +124,19 @@ class ActivationExplorer(ModelView):
         return "(each channel 0..1)" if scaled else ""
 
     def _sync_channel_box(self, a: np.ndarray) -> None:
+        """Offer the output's channels, showing :attr:`channel` (only when either
+        changed: a redraw for new weights leaves a person's choice be)."""
         count = a.shape[-1] if a.ndim == 3 else 0
-        options = [("all", -1)] + [(str(i), i) for i in range(count)]
-        self.channel_box.unobserve(self._on_channel_box, names="value")
-        try:
-            if len(options) != len(self.channel_box.options):
-                self.channel_box.options = options
+        if self._box_shows == (count, self.channel):
+            return
+        with self.syncing():
+            if count + 1 != len(self.channel_box.options):
+                options = [("all", -1)] + [(str(i), i) for i in range(count)]
+                self.channel_box.options = options  # (this selects "all")
             self.channel_box.value = -1 if self.channel is None else self.channel
-        finally:
-            self.channel_box.observe(self._on_channel_box, names="value")
+        self._box_shows = (count, self.channel)
+
+    _box_shows = None
 
     def _show(self, pic, means) -> None:
         grid = pic is not None and len(self.shape) == 3

@@ -28,6 +28,9 @@ A view
 
 from __future__ import annotations
 
+import threading
+from contextlib import contextmanager, nullcontext
+
 import ipywidgets as W
 from traitlets import Unicode
 
@@ -124,9 +127,26 @@ class View(W.VBox):
 
     def drawing(self):
         """The scheduler's drawing block (a no-op block for sources without one)."""
-        from contextlib import nullcontext
-
         return self.scheduler.drawing() if self.scheduler is not None else nullcontext()
+
+    @contextmanager
+    def syncing(self):
+        """Set this view's own widgets from the state: within the block (in this
+        thread only), :attr:`from_user` is False, so the widgets' handlers know the
+        change is no person's and do not echo it back. The one re-entrancy guard."""
+        local = self.__dict__.setdefault("_sync_local", threading.local())
+        depth = getattr(local, "depth", 0)
+        local.depth = depth + 1
+        try:
+            yield
+        finally:
+            local.depth = depth
+
+    @property
+    def from_user(self) -> bool:
+        """False while this thread sets the view's widgets in :meth:`syncing`."""
+        local = self.__dict__.get("_sync_local")
+        return not (local is not None and getattr(local, "depth", 0))
 
     def defer(self, draw) -> None:
         """Run ``draw`` after every view has drawn its main picture (its errors are

@@ -51,6 +51,7 @@ class LayerPicker(ModelView):
         self.select.add_class("nnw-layer-picker")
         self.select.observe(self._on_select, names="value")
         self.observe(self._on_value, names="value")
+        self.value = self.state.layer
         return (self.select, self.message)
 
     @validate("value")
@@ -62,21 +63,30 @@ class LayerPicker(ModelView):
         return name
 
     def _on_select(self, change) -> None:
-        if change["new"] is not None:
+        if self.from_user and change["new"] is not None:
             self.value = change["new"]
 
     def _on_value(self, change) -> None:
         self.state.layer = change["new"]
-        self.select.value = change["new"] or None
+        if any(value == change["new"] for _, value in self.select.options):
+            with self.syncing():
+                self.select.value = change["new"]
+
+    def on_state(self, change) -> None:
+        if change["name"] == "layer":
+            self.value = change["new"]  # and the list follows
+        else:
+            self.draw()  # new labels (output shapes known once data came)
 
     def render(self) -> None:
+        """List the layers; the selection moves only with ``state.layer``, so that a
+        redraw from a training thread never undoes a click."""
         options = [(self.state.layer_info(n).label(), n) for n in self.state.layer_names]
-        with self.select.hold_sync():
+        with self.syncing(), self.select.hold_sync():
             if options != [tuple(o) for o in self.select.options]:
-                self.select.options = options
+                self.select.options = options  # (this selects the first option)
+                self.select.value = self.state.layer or None
             self.select.rows = min(self.rows, max(len(options), 2))
-            self.select.value = self.state.layer or None
-        self.value = self.state.layer
 
 
 def sample_picture(x: np.ndarray) -> np.ndarray | None:
@@ -158,6 +168,7 @@ class InputPicker(ModelView):
         self.prev.on_click(self._on_prev)
         self.next.on_click(self._on_next)
         controls = W.HBox([self.slider, self.prev, self.next])
+        self._sync_slider()
         return (controls, W.HBox([self.image, self.caption]), self.text, self.message)
 
     @validate("value")
@@ -178,21 +189,30 @@ class InputPicker(ModelView):
             self.value = (self.value + delta) % self.state.n_inputs
 
     def _on_slider(self, change) -> None:
-        if change["new"] < self.state.n_inputs:
+        if self.from_user and change["new"] < self.state.n_inputs:
             self.value = change["new"]
 
     def _on_value(self, change) -> None:
         self.state.input_index = change["new"]
 
-    def render(self) -> None:
+    def on_state(self, change) -> None:
+        if change["name"] == "input_index":
+            self._sync_slider()
+        self.draw()  # new weights: a new prediction, the same slider
+
+    def _sync_slider(self) -> None:
         state = self.state
         top = max(state.n_inputs - 1, 0)
-        with self.slider.hold_sync():  # never a value beyond max, even for a moment
+        with self.syncing(), self.slider.hold_sync():  # never a value beyond max
             if top >= self.slider.value:
                 self.slider.max, self.slider.value = top, state.input_index
             else:
                 self.slider.value, self.slider.max = state.input_index, top
-        self.value = state.input_index
+        if self.value != state.input_index:
+            self.value = state.input_index
+
+    def render(self) -> None:
+        state = self.state
         if state.n_inputs == 0:
             self.caption.value = status_html("no inputs: pass inputs= to ModelState")
             return

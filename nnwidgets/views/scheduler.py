@@ -4,8 +4,9 @@ A :class:`~nnwidgets.state.ModelState` knows nothing of drawing. Views subscribe
 to the state traits they follow; the scheduler observes each such trait once and, on a
 change, calls the subscribed views inside one :meth:`DrawScheduler.drawing` block:
 
-- one lock, so that a background ``fit`` refreshing the views from its thread and a
-  click handled by the kernel never draw at the same time;
+- one lock (the state's ``lock``), so that a background ``fit`` refreshing the views
+  from its thread and a click handled by the kernel never draw at the same time, nor
+  while ``set_data`` swaps the data;
 - the weights are read once per block (:meth:`DrawScheduler.weights_key`), so one
   click costs at most one forward pass even while the model trains;
 - :meth:`DrawScheduler.defer` queues what can wait (histograms, bar charts) until every
@@ -34,7 +35,7 @@ class DrawScheduler:
 
     def __init__(self, state):
         self._state = weakref.ref(state)
-        self._lock = threading.RLock()
+        self._lock = state.lock  # the state's own: data never changes mid-drawing
         self._depth = 0
         self._key = None
         self._deferred: list = []

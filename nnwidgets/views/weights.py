@@ -94,20 +94,22 @@ class WeightHeatmap(ModelView):
         return changed
 
     def _on_picker(self, change) -> None:
-        if change["new"] is not None:
+        if self.from_user and change["new"] is not None:
             self.variable = change["new"]
 
     def _sync_picker(self, weights: list) -> None:
-        """List the layer's variables in the dropdown without it choosing one itself
-        (new options select the first)."""
+        """List the layer's variables in the dropdown, showing :attr:`variable` (only
+        when either changed: a redraw for new weights leaves a person's choice be)."""
+        if self._picker_shows == (self.state.layer, self.variable):
+            return
         options = [(v.path.split("/")[-1], v.path) for v in weights]
-        self.picker.unobserve(self._on_picker, names="value")
-        try:
+        with self.syncing():
             if options != [tuple(o) for o in self.picker.options]:
-                self.picker.options = options
+                self.picker.options = options  # (this selects the first option)
             self.picker.value = self.variable or None
-        finally:
-            self.picker.observe(self._on_picker, names="value")
+        self._picker_shows = (self.state.layer, self.variable)
+
+    _picker_shows = None
 
     def render(self) -> None:
         weights = self._weights()

@@ -70,9 +70,9 @@ class LiveTrainingPlot(View):
     follows = ("updates", "phase", "steerable", "learning_rate", "notice")
 
     max_points = Int(2000, min=10, max=100_000, help="Points per series, at most.").tag(option=True)
-    smoothing = Float(0.0, min=0.0, max=0.99, help="Smoothing of batch curves.")
-    log_y = Bool(False, help="Log scale for the values.")
-    x_axis = Enum(("step", "epoch"), "step", help="What the x axis counts.")
+    smoothing = Float(0.0, min=0.0, max=0.99, help="Smoothing of batch curves.").tag(option=True)
+    log_y = Bool(False, help="Log scale for the values.").tag(option=True)
+    x_axis = Enum(("step", "epoch"), "step", help="What the x axis counts.").tag(option=True)
     name = Unicode("plot", help="What the waiting message calls this plot.").tag(option=True)
     metrics = Tuple(read_only=True, help="The metrics with a figure, in order.")
     sent_points = Int(0, read_only=True, help="Points sent to the browser so far.")
@@ -86,14 +86,17 @@ class LiveTrainingPlot(View):
         view_budget: float = 0.005,
         **options,
     ):
+        if session is not None and not isinstance(session, TrainingSession):
+            raise TypeError(f"session must be a TrainingSession, got {type(session).__name__}")
         self.session = session if session is not None else TrainingSession(interval=interval)
         self.state = state
-        self.refresh_probe = None
-        if state is not None:
-            self.refresh_probe = self.session.add_probe(ViewRefresh(state, view_budget))
         self._figures: dict[str, dict] = {}
         self._draw_lock = threading.RLock()  # a background run draws from its thread
         super().__init__(self.session, **options)
+        if state is not None:
+            self.refresh_probe = self.session.add_probe(ViewRefresh(state, view_budget))
+
+    refresh_probe = None  # the ViewRefresh probe of the state's views, if any
 
     # -- the session's API, where a user looks for it ----------------------------
     @property
@@ -128,8 +131,6 @@ class LiveTrainingPlot(View):
         self.controls = TrainingControls()
         for trait in ("smoothing", "log_y", "x_axis"):
             W.link((self, trait), (getattr(self.controls, trait), "value"))
-        self.observe(self._on_look, names=["log_y", "x_axis"])
-        self.observe(self._on_smoothing, names="smoothing")
         self.controls.stop.on_click(self._on_stop)
         self.controls.pause.observe(self._on_pause, names="value")
         self.controls.lr.observe(self._on_lr, names="value")
@@ -158,9 +159,10 @@ class LiveTrainingPlot(View):
         elif name == "steerable":
             self.controls.steering(self.session.background if change["new"] else None)
         elif name == "learning_rate" and change["new"] is not None:
-            self.controls.show_lr(change["new"])
+            with self.syncing():
+                self.controls.show_lr(change["new"])
         elif name == "notice":
-            self.controls.say(change["new"], error="not set" in change["new"])
+            self.controls.say(change["new"], error=self.session.notice_is_error)
 
     def render(self) -> None:
         """Draw every run again on the same figures (after an option changed)."""
@@ -171,18 +173,17 @@ class LiveTrainingPlot(View):
             self.status.value = status_html(self._waiting())
         self._say_progress()
 
-    def _on_look(self, change) -> None:
-        """A new scale or x axis: new figures (the old ones are closed)."""
-        with self._draw_lock:
-            old, self._figures = self._figures, {}
-            self.row.children = ()
-            for entry in old.values():
-                close_tree(entry["figure"])
-            self.set_trait("metrics", ())
-        self.draw()
-
-    def _on_smoothing(self, change) -> None:
-        self.draw()
+    def _option_changed(self, change) -> None:
+        """A new scale or x axis needs new figures (the old ones are closed); other
+        options redraw on the same figures."""
+        if change["name"] in ("log_y", "x_axis"):
+            with self._draw_lock:
+                old, self._figures = self._figures, {}
+                self.row.children = ()
+                for entry in old.values():
+                    close_tree(entry["figure"])
+                self.set_trait("metrics", ())
+        super()._option_changed(change)
 
     # -- steering ---------------------------------------------------------------
     def _on_stop(self, _button) -> None:
@@ -190,17 +191,16 @@ class LiveTrainingPlot(View):
             self.session.stop()
 
     def _on_pause(self, change) -> None:
+        self.controls.pause.description = "Resume" if change["new"] else "Pause"
         if not self.session.steerable:
             return
         if change["new"]:
             self.session.pause()
         else:
             self.session.resume()
-        self.controls.pause.description = "Resume" if change["new"] else "Pause"
 
     def _on_lr(self, change) -> None:
-        shown = self.session.learning_rate
-        if shown is not None and change["new"] == float(f"{shown:.6g}"):
+        if not self.from_user:
             return  # the box shows the session's rate: nothing was typed
         try:
             self.session.set_learning_rate(change["new"])
