@@ -110,13 +110,14 @@ def hook_cost(steps: int = 200_000) -> None:
     with recording_comms() as log:
         plot = nw.LiveTrainingPlot()
         plot.session.begin({"epochs": 1})
+        callback = plot.callback  # made (and Keras imported) before timing
         rng = np.random.default_rng(0)
         values = rng.random(steps)
         biggest = 0
         t = time.perf_counter()
         for i in range(steps):
             mark = len(log)
-            plot.callback.on_train_batch_end(i, {"loss": values[i], "accuracy": values[i]})
+            callback.on_train_batch_end(i, {"loss": values[i], "accuracy": values[i]})
             if len(log) > mark:
                 biggest = max(biggest, log.bytes(mark))
         per_hook = (time.perf_counter() - t) / steps * 1e6

@@ -70,15 +70,23 @@ def kernel_env(prefix: str | Path = sys.prefix) -> dict:
 
 
 @contextlib.contextmanager
-def serve(cmd: list[str], port: int, log_name: str, env: dict | None = None, timeout=90):
+def serve(
+    cmd: list[str],
+    port: int,
+    log_name: str,
+    env: dict | None = None,
+    timeout=90,
+    cwd: Path = ROOT,
+    log_dir: Path = ARTIFACTS,
+):
     """Run a server command (in its own process group) until ``port`` listens; stop it,
-    and anything it started (kernels), on exit."""
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    log_path = ARTIFACTS / log_name
+    and anything it started (kernels), on exit. Its output goes to ``log_dir/log_name``."""
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_path = log_dir / log_name
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
             cmd,
-            cwd=ROOT,
+            cwd=cwd,
             env=env or kernel_env(),
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -160,7 +160,12 @@ def test_one_channel_then_dense_bars(page, voila_url):
         "?.textContent.startsWith('conv2: output')"
     )
     grid = href(page, ACTIVATIONS_IMAGE)
-    page.locator(".nnw-activations .nnw-channel select").select_option(label="5")
+    page.locator(".nnw-activations label:has-text('all channels') input").uncheck()
+    readout = page.locator(".nnw-activations .nnw-channel .widget-readout")
+    readout.click()
+    page.keyboard.press("Control+A")
+    page.keyboard.type("5")
+    page.keyboard.press("Enter")
     page.wait_for_function(
         "() => document.querySelector('.nnw-activations .mainheading')"
         "?.textContent.endsWith('channel 5')"

@@ -146,7 +146,13 @@ def test_activation_channel_shown_alone(state):
     assert "channel 5" in view.panel.figure.title
     assert bytes(view.panel.mark.image.value) != grid
     assert list(view.panel.mark.x) == [0, 8]  # one 8x8 map with pixel axes, not a grid
-    view.channel_box.value = 7  # as a person choosing it in the dropdown
+    assert not view.all_box.value and view.channel_slider.value == 5
+    view.channel_slider.value = 7  # as a person moving the slider
+    assert view.channel == 7
+    view.all_box.value = True  # back to the grid
+    assert view.channel is None and view.channel_slider.disabled
+    assert bytes(view.panel.mark.image.value) == grid
+    view.all_box.value = False  # one channel again: the slider's
     assert view.channel == 7
     with pytest.raises(TraitError, match="channel must be 0..31"):
         view.channel = 32

@@ -161,3 +161,14 @@ def test_a_typed_rate_can_be_typed_back(digits):
     finally:
         job.stop()
         assert job.join(60)
+
+
+def test_the_first_batch_is_drawn_at_once_then_throttled():
+    plot = nw.LiveTrainingPlot(interval=3600.0)
+    plot.session.begin({"epochs": 1})
+    plot.session.record_batch(0, {"loss": 1.0})
+    assert len(plot.drawn("loss")[0]) == 1  # the figure appears with the first point
+    plot.session.record_batch(1, {"loss": 0.9})
+    assert len(plot.drawn("loss")[0]) == 1  # then at most every interval
+    plot.session.record_epoch(0, {"loss": 0.95})
+    assert len(plot.drawn("loss")[0]) == 2  # epoch ends always draw

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import re
-import subprocess
 import time
 from pathlib import Path
 
-from tests.browser_support import free_port, kernel_env, log_tail, port_open, stop, voila_command
+from tests.browser_support import free_port, serve, voila_command
 
 from .switch import Switch, summarise
 
@@ -22,24 +21,8 @@ def voila(nb: Path, log_path: Path, timeout: float = 120.0):
     """Serve ``nb`` with this venv's Voila (kernel: this venv's python) until exit."""
     port = free_port()
     cmd = voila_command(nb, port)
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            cmd,
-            cwd=nb.parent,
-            env=kernel_env(),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        deadline = time.monotonic() + timeout
-        while not port_open(port):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"voila did not start; see {log_path}:\n{log_tail(log_path)}")
-            time.sleep(0.25)
+    with serve(cmd, port, log_path.name, timeout=timeout, cwd=nb.parent, log_dir=log_path.parent):
         yield f"http://127.0.0.1:{port}/"
-    finally:
-        stop(proc)
 
 
 class Bench:

@@ -119,6 +119,7 @@ class TrainingSession(HasTraits):
         self._record_lr()
         self.set_trait("phase", "training")
         self.publish()
+        self._published = -math.inf  # the first batch is drawn at once
         if self.background is None:
             from .cells import watch_cell
 

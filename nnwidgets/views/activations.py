@@ -49,11 +49,16 @@ class ActivationExplorer(ModelView):
 
     def build(self) -> tuple:
         self.scale_box = W.Checkbox(description="scale each channel", indent=False)
-        self.channel_box = W.Dropdown(description="channel", style={"description_width": "56px"})
-        self.channel_box.layout.width = "160px"
-        self.channel_box.add_class("nnw-channel")
+        self.all_box = W.Checkbox(value=True, description="all channels", indent=False)
+        self.channel_slider = W.IntSlider(
+            min=0, max=0, description="channel", continuous_update=False, disabled=True
+        )
+        self.channel_slider.style.description_width = "56px"
+        self.channel_slider.add_class("nnw-channel")
+        self.all_box.layout.width = self.scale_box.layout.width = "140px"
         W.link((self, "per_channel"), (self.scale_box, "value"))
-        self.channel_box.observe(self._on_channel_box, names="value")
+        self.all_box.observe(self._on_channel_controls, names="value")
+        self.channel_slider.observe(self._on_channel_controls, names="value")
         self.observe(self._option_changed, names="channel")
         self.panel = PicturePanel("Activations")
         self.vector = BarPanel("Activations", "unit", "value", height="360px")
@@ -61,9 +66,12 @@ class ActivationExplorer(ModelView):
         self.stats = W.HTML()
         self.note = W.HTML()
         self.add_class("nnw-activations")
-        controls = W.HBox([self.scale_box, self.channel_box], layout=W.Layout(gap="12px"))
+        self.controls = W.HBox(
+            [self.all_box, self.scale_box, self.channel_slider],
+            layout=W.Layout(flex_flow="row wrap", align_items="center"),
+        )
         figures = [self.panel.figure, self.panel.bar, self.vector.figure]
-        return (controls, self.message, self.note, *figures, self.stats, self.channels.figure)
+        return (self.controls, self.message, self.note, *figures, self.stats, self.channels.figure)
 
     @validate("channel")
     def _validate_channel(self, proposal):
@@ -80,9 +88,10 @@ class ActivationExplorer(ModelView):
             return
         self.draw()
 
-    def _on_channel_box(self, change) -> None:
+    def _on_channel_controls(self, change) -> None:
+        """A person ticked "all channels" or moved the channel slider."""
         if self.from_user:
-            self.channel = None if change["new"] in (None, -1) else change["new"]
+            self.channel = None if self.all_box.value else self.channel_slider.value
 
     def render(self) -> None:
         state, key = self.state, self.weights_key()
@@ -96,7 +105,7 @@ class ActivationExplorer(ModelView):
         self.note.value = (
             status_html(f"layer returns {n_out} tensors; showing the first") if n_out > 1 else ""
         )
-        self._sync_channel_box(a)
+        self._sync_channel_controls(a)
         pic = self._picture(a)
         title = f"{state.layer}: output {tuple(a.shape)} for input {state.input_index}"
         if pic is None:
@@ -123,20 +132,21 @@ class ActivationExplorer(ModelView):
         scaled = a.ndim == 3 and self.per_channel and self.channel is None
         return "(each channel 0..1)" if scaled else ""
 
-    def _sync_channel_box(self, a: np.ndarray) -> None:
-        """Offer the output's channels, showing :attr:`channel` (only when either
-        changed: a redraw for new weights leaves a person's choice be)."""
+    def _sync_channel_controls(self, a: np.ndarray) -> None:
+        """The slider spans the output's channels and shows :attr:`channel` (set only
+        when either changed: a redraw for new weights leaves a person's choice be)."""
         count = a.shape[-1] if a.ndim == 3 else 0
-        if self._box_shows == (count, self.channel):
+        if self._controls_show == (count, self.channel):
             return
-        with self.syncing():
-            if count + 1 != len(self.channel_box.options):
-                options = [("all", -1)] + [(str(i), i) for i in range(count)]
-                self.channel_box.options = options  # (this selects "all")
-            self.channel_box.value = -1 if self.channel is None else self.channel
-        self._box_shows = (count, self.channel)
+        with self.syncing(), self.channel_slider.hold_sync():
+            self.channel_slider.max = max(count - 1, 0)
+            if self.channel is not None:  # (all channels: the slider keeps its place)
+                self.channel_slider.value = self.channel
+            self.channel_slider.disabled = self.channel is None
+            self.all_box.value = self.channel is None
+        self._controls_show = (count, self.channel)
 
-    _box_shows = None
+    _controls_show = None
 
     def _show(self, pic, means) -> None:
         grid = pic is not None and len(self.shape) == 3
@@ -144,5 +154,5 @@ class ActivationExplorer(ModelView):
         self.panel.bar.layout.display = None if pic is not None else "none"
         self.vector.figure.layout.display = "none" if pic is not None else None
         self.channels.figure.layout.display = None if means is not None else "none"
-        self.scale_box.layout.display = None if grid and self.channel is None else "none"
-        self.channel_box.layout.display = None if grid else "none"
+        self.controls.layout.display = None if grid else "none"
+        self.scale_box.layout.display = None if self.channel is None else "none"
