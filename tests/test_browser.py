@@ -152,6 +152,8 @@ def test_dashboard_renders_and_reacts(page, voila_url):
 
 
 def test_one_channel_then_dense_bars(page, voila_url):
+    from playwright.sync_api import expect
+
     open_dashboard(page, voila_url)
     # conv2's 32 feature maps as a grid, then channel 5 alone, large
     choose_layer(page, "conv2")
@@ -161,7 +163,12 @@ def test_one_channel_then_dense_bars(page, voila_url):
     )
     grid = href(page, ACTIVATIONS_IMAGE)
     page.locator(".nnw-activations label:has-text('all channels') input").uncheck()
+    page.wait_for_function(  # one channel: the slider's, 0 at first
+        "() => document.querySelector('.nnw-activations .mainheading')"
+        "?.textContent.endsWith('channel 0')"
+    )
     readout = page.locator(".nnw-activations .nnw-channel .widget-readout")
+    expect(readout).to_have_attribute("contenteditable", "true")
     readout.click()
     page.keyboard.press("Control+A")
     page.keyboard.type("5")
