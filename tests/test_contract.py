@@ -130,7 +130,7 @@ def test_weight_variable_follows_the_layer_and_can_be_set(state):
     state.layer = "dense"
     assert view.variable == "digits_cnn/dense/kernel" and seen == [view.variable]
     view.variable = "digits_cnn/dense/bias"
-    assert view.picker.value == view.variable and "bias (64,)" in view.panel.figure.title
+    assert view.picker.label == "bias" and "bias (64,)" in view.panel.figure.title
     with pytest.raises(TraitError, match="WeightHeatmap.variable must be one of"):
         view.variable = "digits_cnn/conv1/kernel"  # not a variable of this layer
     state.layer = "pool"  # no weights

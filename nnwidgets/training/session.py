@@ -55,6 +55,8 @@ class TrainingSession(HasTraits):
 
     def __init__(self, interval: float = 0.25, **kwargs):
         super().__init__(interval=interval, **kwargs)
+        self._interval = self.interval  # a plain copy for the per-batch hook
+        self.observe(self._on_interval, names="interval")
         self.store = MetricStore()
         self.probes: list[Probe] = []
         self.background = None  # the BackgroundFit steered, if any
@@ -71,6 +73,9 @@ class TrainingSession(HasTraits):
         self._first_epoch = None
         self._callback = None
         self._steering = threading.Lock()  # steerable goes True, then False, never back
+
+    def _on_interval(self, change) -> None:
+        self._interval = change["new"]
 
     # -- probes and outputs -------------------------------------------------
     def add_probe(self, probe: Probe) -> Probe:
@@ -142,9 +147,10 @@ class TrainingSession(HasTraits):
             self.step = self._epoch_start + (min(batch + 1, steps) if steps else batch + 1)
         for key, value in logs.items():
             self._add(f"batch/{key}", value)
-        if time.perf_counter() - self._published >= self.interval:
+        if time.perf_counter() - self._published >= self._interval:
             self.publish()
-        self._run_probes("batch")
+        if self.probes:
+            self._run_probes("batch")
 
     def record_epoch(self, epoch: int, logs: dict) -> None:
         """Store one epoch's logs (training and validation)."""

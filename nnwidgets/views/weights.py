@@ -94,19 +94,23 @@ class WeightHeatmap(ModelView):
         return changed
 
     def _on_picker(self, change) -> None:
-        if self.from_user and change["new"] is not None:
-            self.variable = change["new"]
+        weights = self._weights()
+        if self.from_user and change["new"] is not None and change["new"] < len(weights):
+            self.variable = weights[change["new"]].path
 
     def _sync_picker(self, weights: list) -> None:
         """List the layer's variables in the dropdown, showing :attr:`variable` (only
         when either changed: a redraw for new weights leaves a person's choice be)."""
         if self._picker_shows == (self.state.layer, self.variable):
             return
-        options = [(v.path.split("/")[-1], v.path) for v in weights]
+        # values are indices: layers with the same variables (kernel, bias) share
+        # options, and a switch between them sends the dropdown nothing
+        options = [(v.path.split("/")[-1], i) for i, v in enumerate(weights)]
+        paths = [v.path for v in weights]
         with self.syncing():
             if options != [tuple(o) for o in self.picker.options]:
                 self.picker.options = options  # (this selects the first option)
-            self.picker.value = self.variable or None
+            self.picker.value = paths.index(self.variable) if self.variable in paths else None
         self._picker_shows = (self.state.layer, self.variable)
 
     _picker_shows = None
