@@ -9,7 +9,7 @@ import threading
 import time
 
 import numpy as np
-from traitlets import Bool, Enum, Float, HasTraits, Int, Unicode
+from traitlets import Bool, Enum, Float, HasTraits, Int, Unicode, validate
 
 from .metrics import MetricStore, duration, eta_seconds, to_epochs
 from .probes import Probe
@@ -55,8 +55,6 @@ class TrainingSession(HasTraits):
 
     def __init__(self, interval: float = 0.25, **kwargs):
         super().__init__(interval=interval, **kwargs)
-        self._interval = self.interval  # a plain copy for the per-batch hook
-        self.observe(self._on_interval, names="interval")
         self.store = MetricStore()
         self.probes: list[Probe] = []
         self.background = None  # the BackgroundFit steered, if any
@@ -74,8 +72,12 @@ class TrainingSession(HasTraits):
         self._callback = None
         self._steering = threading.Lock()  # steerable goes True, then False, never back
 
-    def _on_interval(self, change) -> None:
-        self._interval = change["new"]
+    @validate("interval")
+    def _validate_interval(self, proposal):
+        self._interval = proposal["value"]  # a plain copy, read by every batch hook
+        return proposal["value"]
+
+    _interval = 0.25
 
     # -- probes and outputs -------------------------------------------------
     def add_probe(self, probe: Probe) -> Probe:
