@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from contextlib import contextmanager
 
@@ -67,3 +68,16 @@ def recording_comms():
         yield log
     finally:
         comm.create_comm = original
+
+
+def wait_for(predicate, timeout: float = 60.0, poll: float = 0.01) -> None:
+    """Wait until ``predicate()`` is true (a background fit's progress, say); raise
+    ``TimeoutError`` after ``timeout`` seconds.
+
+    >>> wait_for(lambda: True)
+    """
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout} s waiting for {predicate}")
+        time.sleep(poll)

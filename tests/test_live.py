@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import nnwidgets as nw
+from nnwidgets.testing import wait_for
 from nnwidgets.training.metrics import ema
 
 
@@ -118,13 +119,6 @@ def test_distributed_with_steps_per_execution(data):
     assert list(steps) == [3, 6, 9, 12, 15, 18, 21, 24]  # 12 batches an epoch, hooks every 3
     assert list(plot.store.series("loss")[0]) == [12, 24] and np.all(np.isfinite(values))
     assert "step 24/24" in plot.status.value
-
-
-def wait_for(predicate, timeout=60.0):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.01)
 
 
 def test_learning_rate_and_pause_act_on_a_background_run(data):

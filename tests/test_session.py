@@ -3,12 +3,24 @@ in beside the live plot within their time budgets."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 import nnwidgets as nw
+from nnwidgets.testing import wait_for
 from nnwidgets.training import Probe, TrainingSession
+
+
+@pytest.fixture(autouse=True)
+def no_fit_left_behind(monkeypatch):
+    """Stop every background fit a test started, even when the test failed."""
+    from nnwidgets.training.background import BackgroundFit
+
+    jobs, start = [], BackgroundFit.start
+    monkeypatch.setattr(BackgroundFit, "start", lambda self: jobs.append(self) or start(self))
+    yield
+    for job in jobs:
+        job.stop()
+        job.join(60)
 
 
 class Steps(Probe):
@@ -133,6 +145,7 @@ def test_a_plot_steers_each_new_fit_even_after_one_that_failed_at_once(digits):
     job = plot.fit_in_background(model, x, y, epochs=300, batch_size=20)
     try:
         assert plot.session.steerable and not plot.controls.stop.disabled
+        wait_for(lambda: len(plot.store.series("batch/loss")[0]) >= 1)  # as a person would
         plot.controls.pause.value = True
         assert plot.controls.pause.description == "Resume"
     finally:
@@ -153,10 +166,7 @@ def test_a_typed_rate_can_be_typed_back(digits):
         plot.controls.lr.value = 0.001  # changed their mind, before the next batch
         assert "0.001 from the next batch" in plot.controls.message.value
         plot.controls.pause.value = False
-        deadline = time.monotonic() + 60
-        while len(plot.store.series("batch/loss")[0]) < 3:
-            assert time.monotonic() < deadline
-            time.sleep(0.01)
+        wait_for(lambda: len(plot.store.series("batch/loss")[0]) >= 3)
         assert float(model.optimizer.learning_rate.numpy()) == pytest.approx(0.001)
     finally:
         job.stop()

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import time
-
 import keras
 import numpy as np
 import pytest
 
 import nnwidgets as nw
+from nnwidgets.testing import wait_for
 from nnwidgets.training.background import BackgroundFit
 
 
@@ -35,13 +34,6 @@ def setup(digits):
     keras.utils.set_random_seed(0)
     model = nw.datasets.demo_model()
     return model, nw.ModelState(model, x[:10], y[:10]), x[:400], y[:400]
-
-
-def wait_for(predicate, timeout=60.0):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.01)
 
 
 def test_background_fit_streams_and_returns(setup):
