@@ -17,6 +17,7 @@ _LAZY = {
     "ModelState": "nnwidgets.state",
     "LayerPicker": "nnwidgets.views.pickers",
     "InputPicker": "nnwidgets.views.pickers",
+    "PredictionView": "nnwidgets.views.predictions",
     "WeightHeatmap": "nnwidgets.views.weights",
     "ActivationExplorer": "nnwidgets.views.activations",
     "LiveTrainingPlot": "nnwidgets.views.training.plot",

@@ -9,7 +9,9 @@ from traitlets import HasTraits, Int, TraitError, Tuple, Unicode, validate
 
 from .compute import data as _data
 from .compute import graph as _graph
+from .compute import kinds as _kinds
 from .compute.activations import ActivationCache
+from .compute.tokens import as_vocabulary
 
 
 class ModelState(HasTraits):
@@ -24,11 +26,27 @@ class ModelState(HasTraits):
     model : keras.Model
         Any Keras 3 model: Sequential (with or without ``keras.Input``), functional,
         nested. Keras objects stay on the Python side; nothing here is synced.
-    inputs : array-like, optional
-        Samples the model accepts, batch axis first (a list of arrays for a model with
-        several inputs).
-    labels : array-like, optional
-        One label per sample (class indices, one-hot rows or values).
+    inputs : array-like, dict, DataFrame, tf.data.Dataset, PyDataset or generator, optional
+        Samples the model accepts, batch axis first: an array, a list of arrays (one per
+        input, in ``model.inputs`` order), a dict or a pandas DataFrame keyed by input
+        name. From a dataset or generator the first ``max_samples`` samples are read
+        (labels too, when its elements are ``(x, y)``); :attr:`data_note` says so.
+    labels : array-like, list or dict, optional
+        One label per sample (class indices, one-hot rows, masks or values); for a model
+        with several outputs, a dict keyed by output name or a list with one entry per
+        output.
+    input_kinds, output_kinds : str, sequence or dict, optional
+        Override the inferred kinds (see :mod:`nnwidgets.compute.kinds`): one kind per
+        input / output, or a dict by name (the others are inferred).
+    class_names : list or dict, optional
+        Names of the classes of the first class output (a list), or a dict keyed by
+        output name.
+    vocabulary : list, dict or callable, optional
+        Token id to text, for ``"tokens"`` inputs: a list, a dict (id to word or word to
+        id) or a function.
+    max_samples : int
+        Samples read at most from a dataset or generator (default 1000; also at most
+        256 MB are read).
 
     Attributes
     ----------
@@ -42,6 +60,12 @@ class ModelState(HasTraits):
         Bumped by :meth:`refresh` whenever the weights may have changed (read-only).
     status : str
         A one-line message for the views (errors, what is computing).
+    input_kinds, output_kinds : tuple of str
+        What each input (``"image"``, ``"tokens"``, ``"sequence"``, ``"tabular"``,
+        ``"other"``) and each output (``"classes"``, ``"multilabel"``,
+        ``"regression"``, ``"segmentation"``, ``"image"``, ``"other"``) is (read-only).
+    data_note : str
+        Where the samples came from when they were read from a stream (read-only).
 
     Examples
     --------
@@ -59,18 +83,43 @@ class ModelState(HasTraits):
     layer_names = Tuple(read_only=True, help="Every pickable layer, in graph order.")
     version = Int(0, read_only=True, help="Bumped when the weights may have changed.")
     status = Unicode("", help="One-line status for the views.")
+    input_kinds = Tuple(read_only=True, help="Kind of each model input.")
+    output_kinds = Tuple(read_only=True, help="Kind of each model output.")
+    data_note = Unicode("", read_only=True, help="Where streamed samples came from.")
 
-    def __init__(self, model, inputs=None, labels=None, **kwargs):
+    def __init__(
+        self,
+        model,
+        inputs=None,
+        labels=None,
+        *,
+        input_kinds=None,
+        output_kinds=None,
+        class_names=None,
+        vocabulary=None,
+        max_samples: int = _data.MAX_SAMPLES,
+        **kwargs,
+    ):
         if not _graph.is_model(model):
             raise TypeError(
                 f"ModelState needs a keras.Model, got {type(model).__name__}; "
                 "build one with keras.Sequential([...]) or keras.Model(inputs, outputs)"
             )
+        if int(max_samples) < 1:
+            raise ValueError(f"max_samples must be at least 1, got {max_samples}")
         super().__init__(**kwargs)
         self._model = model
         self._inputs = None
         self._labels = None
         self._table: dict = {}
+        self.max_samples = int(max_samples)
+        self.vocabulary = as_vocabulary(vocabulary)
+        _kinds.check_values(input_kinds, _kinds.INPUT_KINDS, "input_kinds")
+        _kinds.check_values(output_kinds, _kinds.OUTPUT_KINDS, "output_kinds")
+        self._given_kinds = (input_kinds, output_kinds)
+        self._class_names = _check_class_names(class_names)
+        self._feature_names: dict[int, tuple] = {}
+        self._activations: tuple = ()
         #: Held while the data or the weights' version change; views draw holding it
         #: too (a background ``fit`` redraws them from its own thread).
         self.lock = threading.RLock()
@@ -79,6 +128,8 @@ class ModelState(HasTraits):
             self.set_data(inputs, labels)
         elif labels is not None:
             raise ValueError("labels were given without inputs")
+        else:
+            self._set_kinds()
         self._set_layers()
 
     # -- data --------------------------------------------------------------
@@ -94,8 +145,45 @@ class ModelState(HasTraits):
 
     @property
     def labels(self):
-        """One label per sample, or None."""
-        return self._labels
+        """One label per sample, or None; for a model with several outputs a list with
+        one entry (array or None) per output."""
+        if self._labels is None:
+            return None
+        return self._labels[0] if len(self._labels) == 1 else list(self._labels)
+
+    def label(self, index: int | None = None, output: int = 0):
+        """The label of one sample for one output, or None."""
+        if self._labels is None or output >= len(self._labels) or self._labels[output] is None:
+            return None
+        return self._labels[output][self.input_index if index is None else index]
+
+    @property
+    def input_names(self) -> tuple[str, ...]:
+        """The model inputs' names, in ``model.inputs`` order."""
+        names = _kinds.input_names(self._model)
+        return names or tuple(f"input_{i}" for i in range(len(self.input_kinds)))
+
+    @property
+    def output_names(self) -> tuple[str, ...]:
+        """The model outputs' names, in ``model.outputs`` order."""
+        names = _kinds.output_names(self._model)
+        return names or tuple(f"output_{i}" for i in range(len(self.output_kinds)))
+
+    def class_names(self, output: int = 0) -> tuple[str, ...] | None:
+        """The class names of an output, or None."""
+        names = self._class_names
+        if isinstance(names, dict):
+            return names.get(self.output_names[output]) if output < len(self.output_names) else None
+        takes = [i for i, k in enumerate(self.output_kinds) if k in _NAMED_KINDS]
+        return names if takes and output == takes[0] else None
+
+    def feature_names(self, input: int = 0) -> tuple[str, ...] | None:
+        """Names of a tabular input's features (a DataFrame's columns), or None."""
+        return self._feature_names.get(input)
+
+    def output_activation(self, output: int = 0) -> str:
+        """The name of the activation that makes an output ('' if unknown)."""
+        return self._activations[output] if output < len(self._activations) else ""
 
     @property
     def n_inputs(self) -> int:
@@ -108,25 +196,64 @@ class ModelState(HasTraits):
         Raises ``TypeError`` or ``ValueError`` naming the problem; on error the state
         keeps its previous data.
         """
+        note = ""
+        if _data.is_stream(inputs):
+            if labels is not None:
+                raise ValueError(
+                    "labels were given beside a dataset or generator: its elements carry "
+                    "them as (x, y); pass labels=None"
+                )
+            inputs, labels, note = _data.read_stream(inputs, self._model, self.max_samples)
         x = _data.as_inputs(inputs, self._model)
-        y = _data.as_labels(labels, _data.n_samples(x))
         try:
             _graph.ensure_built(self._model, _data.sample_shape(x))
             record, out = self.activations.record(_data.take(x, 0))
         except Exception as err:  # noqa: BLE001 - any Keras error means a shape mismatch
             raise ValueError(
-                f"the model cannot take inputs of shape {_data.describe(x)}: {err}"
+                f"model expects {_data.expects(self._model)}; got {_data.describe(x)}: {err}"
             ) from err
+        y = _data.as_labels(labels, _data.n_samples(x), self._label_names(out))
         stale = not self._table or self._labels_stale()
         with self.lock, self.hold_trait_notifications():
             self._inputs, self._labels = x, y
+            self._feature_names = _feature_names(inputs, x)
+            self.set_trait("data_note", note)
             self.activations.clear()
             if self.input_index >= self.n_inputs:
                 self.input_index = 0
             self._bump()
             self.activations.put(self.weights_key(), 0, record, out)
+            self._set_kinds(out)
         if stale and self._table:
             self._set_layers()
+
+    def _label_names(self, out) -> tuple[str, ...]:
+        names = _kinds.output_names(self._model)
+        return names or tuple(f"output_{i}" for i in range(len(_graph.flatten(out))))
+
+    def _set_kinds(self, out=None) -> None:
+        """Infer each input's and output's kind (the constructor's overrides win)."""
+        model, x = self._model, self._inputs
+        given_in, given_out = self._given_kinds
+        inferred_in = _kinds.model_input_kinds(model, x)
+        labels = self._labels
+        inferred_out = _kinds.model_output_kinds(model, labels)
+        if not inferred_out and out is not None:  # a subclassed model: its output's shape
+            inferred_out = tuple(
+                _kinds.output_kind(tuple(np.shape(t))[1:]) for t in _graph.flatten(out)
+            )
+        in_names = _kinds.input_names(model) or tuple(f"input_{i}" for i in range(len(inferred_in)))
+        ins = _merge(given_in, inferred_in, in_names, "input_kinds")
+        outs = _merge(
+            given_out,
+            inferred_out,
+            self._label_names(out) if out is not None else _kinds.output_names(model),
+            "output_kinds",
+        )
+        tensors = _kinds._safe_outputs(model) or []
+        self._activations = tuple(_kinds.last_activation(t) for t in tensors)
+        self.set_trait("input_kinds", ins)
+        self.set_trait("output_kinds", outs)
 
     def _labels_stale(self) -> bool:
         return any(info.output_shape == "?" for info in self._table.values())
@@ -225,8 +352,14 @@ class ModelState(HasTraits):
 
     def prediction(self, index: int | None = None, key=None) -> np.ndarray:
         """The model's output for one sample (first output, batch axis removed)."""
-        arr, _ = _graph.first_output(self._recording(index, key)[1])
-        return arr[0] if arr.ndim > 0 else arr
+        return self.predictions(index, key)[0]
+
+    def predictions(self, index: int | None = None, key=None) -> list[np.ndarray]:
+        """Every output of the model for one sample, batch axis removed, in
+        ``model.outputs`` order."""
+        out = self._recording(index, key)[1]
+        arrays = [np.asarray(t) for t in _graph.flatten(out)]
+        return [a[0] if a.ndim > 0 else a for a in arrays]
 
     def _recording(self, index: int | None, key) -> tuple[dict, object]:
         index = self.input_index if index is None else index
@@ -242,3 +375,36 @@ class ModelState(HasTraits):
             return self.activations.get(self._inputs, index, key)
         finally:
             self.status = ""
+
+
+_NAMED_KINDS = ("classes", "multilabel", "segmentation")
+
+
+def _check_class_names(names):
+    if names is None:
+        return None
+    if isinstance(names, dict):
+        return {str(k): tuple(str(n) for n in v) for k, v in names.items()}
+    if isinstance(names, str) or not hasattr(names, "__len__"):
+        raise TypeError(
+            f"class_names must be a list of names (or a dict of lists keyed by output name); "
+            f"got {type(names).__name__}"
+        )
+    return tuple(str(n) for n in names)
+
+
+def _merge(given, inferred: tuple, names: tuple, what: str) -> tuple:
+    allowed = _kinds.INPUT_KINDS if what == "input_kinds" else _kinds.OUTPUT_KINDS
+    if given is None:
+        return tuple(inferred)
+    if not names:
+        names = tuple(f"{what.split('_')[0]}_{i}" for i in range(len(inferred)))
+    chosen = _kinds.check_kinds(given, names, allowed, what)
+    return tuple(c or (inferred[i] if i < len(inferred) else "other") for i, c in enumerate(chosen))
+
+
+def _feature_names(given, x) -> dict[int, tuple]:
+    """Column names of a DataFrame given for a single input."""
+    if hasattr(given, "columns") and not isinstance(x, list):
+        return {0: tuple(str(c) for c in given.columns)}
+    return {}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -83,7 +85,8 @@ def test_picture_changes_with_layer_and_input(digits):
     app.input.next.click()
     assert state.input_index == 1 and app.input.slider.value == 1
     assert _drawn_png(app.activations.panel) != second_a
-    assert "label: <b>" in app.input.caption.value and "predicted" in app.input.caption.value
+    caption = app.input.caption.value
+    assert f"label {y[1]}" in caption and "predicted " in caption and "(p=0." in caption
 
 
 def test_state_moves_the_pickers(digits):
@@ -164,10 +167,13 @@ def test_input_picker_non_images(kind):
         model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(2)])
         x = np.ones((2, 5), "float32")
     picker = nw.InputPicker(nw.ModelState(model, x))
-    if kind == "tokens":
-        assert "0 1 2 3 4 5" in picker.text.value and picker.image.layout.display == "none"
-    else:
-        assert bytes(picker.image.value).startswith(b"\x89PNG")
+    shown = picker.displays[0].html.value
+    assert picker.image.layout.display == "none"
+    if kind == "tokens":  # id 0 is padding: dimmed and counted, the others as ids
+        assert picker.shown == ("tokens",) and "[1 pre-padding]" in shown
+        assert re.findall(r'class="nnw-token"[^>]*>(\d+)<', shown) == ["1", "2", "3", "4", "5"]
+    else:  # a vector of features: a table of labelled values
+        assert picker.shown == ("tabular",) and shown.count("<tr>") == 5
 
 
 def test_switches_leak_no_widgets(digits):

@@ -202,8 +202,20 @@ def cast_inputs(model, inputs):
     except (AttributeError, ValueError):
         return inputs
     if isinstance(inputs, list):
-        return [np.asarray(a, dtype=d) for a, d in zip(inputs, dtypes, strict=False)]
+        cast = [np.asarray(a, dtype=d) for a, d in zip(inputs, dtypes, strict=False)]
+        return pack_inputs(model, cast)
     return np.asarray(inputs, dtype=dtypes[0]) if dtypes else inputs
+
+
+def pack_inputs(model, arrays: list):
+    """Arrays in ``model.inputs`` order in the structure the model was built with (a
+    dict for ``keras.Model({"a": ..., "b": ...}, ...)``)."""
+    struct = getattr(model, "_inputs_struct", None)
+    if isinstance(struct, dict):
+        import keras
+
+        return keras.tree.pack_sequence_as(struct, arrays)
+    return arrays
 
 
 def first_output(out) -> tuple[np.ndarray, int]:

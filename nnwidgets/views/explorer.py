@@ -9,6 +9,7 @@ from .activations import ActivationExplorer
 from .base import ModelView
 from .panels import status_html
 from .pickers import InputPicker, LayerPicker
+from .predictions import PredictionView
 from .training.plot import LiveTrainingPlot
 from .weights import WeightHeatmap
 
@@ -20,9 +21,9 @@ class Explorer(ModelView):
     ----------
     state : ModelState
         The shared state; set ``state.layer`` or ``state.input_index`` to steer.
-    layers, input, weights, activations, training
-        The views: :class:`LayerPicker`, :class:`InputPicker`, :class:`WeightHeatmap`,
-        :class:`ActivationExplorer` and :class:`LiveTrainingPlot`.
+    layers, input, prediction, weights, activations, training
+        The views: :class:`LayerPicker`, :class:`InputPicker`, :class:`PredictionView`,
+        :class:`WeightHeatmap`, :class:`ActivationExplorer` and :class:`LiveTrainingPlot`.
     """
 
     follows = ("status",)
@@ -31,11 +32,19 @@ class Explorer(ModelView):
         state = self.state
         self.layers = LayerPicker(state)
         self.input = InputPicker(state)
+        self.prediction = PredictionView(state)
         self.weights = WeightHeatmap(state)
         self.activations = ActivationExplorer(state)
         self.training = LiveTrainingPlot(state, name="app.training")
         left = W.VBox(
-            [_title("Layer"), self.layers, _title("Input"), self.input],
+            [
+                _title("Layer"),
+                self.layers,
+                _title("Input"),
+                self.input,
+                _title("Prediction"),
+                self.prediction,
+            ],
             layout=_card(width="380px"),
         )
         views = [
@@ -50,7 +59,8 @@ class Explorer(ModelView):
         return (self.status, self.message, top, train)
 
     def render(self) -> None:
-        text = self.state.status or "ready: pick a layer or an input"
+        note = f" ({self.state.data_note})" if self.state.data_note else ""
+        text = self.state.status or f"ready: pick a layer or an input{note}"
         self.status.value = status_html(f"\u25cf {text}", busy=bool(self.state.status))
 
 
@@ -62,7 +72,7 @@ def _card(**layout) -> W.Layout:
     return W.Layout(border="1px solid rgba(128,128,128,.35)", padding="6px", margin="4px", **layout)
 
 
-def explore(model, inputs, labels=None) -> Explorer:
+def explore(model, inputs, labels=None, **options) -> Explorer:
     """Return a dashboard for ``model`` on ``inputs``: pick a layer or an input and every
     view follows.
 
@@ -72,8 +82,11 @@ def explore(model, inputs, labels=None) -> Explorer:
         Any Keras 3 model.
     inputs : array-like
         Samples the model accepts, batch axis first.
-    labels : array-like, optional
-        One label per sample.
+    labels : array-like, list or dict, optional
+        One label per sample (a dict keyed by output name for several outputs).
+    **options
+        Passed to :class:`~nnwidgets.state.ModelState`: ``input_kinds``,
+        ``output_kinds``, ``class_names``, ``vocabulary``, ``max_samples``.
 
     Examples
     --------
@@ -82,4 +95,4 @@ def explore(model, inputs, labels=None) -> Explorer:
     >>> app = nw.explore(nw.datasets.demo_model(), x[:20], y[:20])
     >>> app.state.layer = app.state.layer_names[-1]
     """
-    return Explorer(ModelState(model, inputs=inputs, labels=labels))
+    return Explorer(ModelState(model, inputs=inputs, labels=labels, **options))

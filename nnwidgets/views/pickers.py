@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import html
+
 import ipywidgets as W
 import numpy as np
 from traitlets import Int, TraitError, Unicode, validate
 
-from ..compute import data as _data
-from ..compute.imaging import encode_png, finite_range, to_rgb, upscale_nearest
+from ..compute import outputs as _outputs
 from .base import ModelView
 from .panels import status_html
+from .samples import SampleDisplay, sample_picture
+
+__all__ = ["LayerPicker", "InputPicker", "sample_picture"]
+
+#: Inputs of a multi-input model drawn at most.
+MAX_SHOWN_INPUTS = 4
 
 
 class LayerPicker(ModelView):
@@ -89,36 +96,14 @@ class LayerPicker(ModelView):
             self.select.rows = min(self.rows, max(len(options), 2))
 
 
-def sample_picture(x: np.ndarray) -> np.ndarray | None:
-    """An input sample as an ``(h, w)`` or ``(h, w, 3)`` uint8 picture.
-
-    2-D samples (grey images, ``steps × features``) and ``(h, w, 1|3|4)`` images are
-    drawn directly; vectors as a one-row strip; token ids (integer vectors) give None.
-    """
-    x = np.asarray(x)
-    if x.ndim == 0:
-        x = x.reshape(1)
-    if x.ndim == 3 and x.shape[-1] in (1, 3, 4):
-        x = x[..., 0] if x.shape[-1] == 1 else x[..., :3]
-    elif x.ndim == 1:
-        if x.dtype.kind in "iu" and x.size > 1:
-            return None
-        x = x.reshape(1, -1)
-    elif x.ndim != 2:
-        x = x.reshape(x.shape[0], -1)
-    if x.dtype == np.uint8:
-        lo, hi = 0.0, 255.0
-    else:
-        lo, hi = finite_range(x)
-    if x.ndim == 3:
-        with np.errstate(all="ignore"):
-            scaled = np.clip((np.nan_to_num(x.astype(np.float64)) - lo) / (hi - lo) * 255, 0, 255)
-        return scaled.astype(np.uint8)
-    return to_rgb(x, lo, hi, "gray")
-
-
 class InputPicker(ModelView):
-    """Shows the selected input, its label and the model's prediction; a slider picks.
+    """Shows the selected input for what it is, its label and what the model predicted;
+    a slider picks.
+
+    Images are drawn as pictures, token ids as words (with the state's vocabulary;
+    padding dimmed and skipped), sequences as lines (one per feature), tabular inputs
+    as labelled values; each input of a multi-input model is drawn. The caption says,
+    for each output and by its kind, what was predicted.
 
     :attr:`value` is the chosen input, kept equal to ``state.input_index`` both ways.
 
@@ -156,20 +141,29 @@ class InputPicker(ModelView):
         self.prev = W.Button(icon="chevron-left", tooltip="previous input")
         self.next = W.Button(icon="chevron-right", tooltip="next input")
         self.prev.layout.width = self.next.layout.width = "36px"
-        self.image = W.Image(
-            format="png",  # a border, so that a dark digit stays framed on a dark page
-            layout=W.Layout(width="160px", height="160px", border="1px solid #888"),
-        )
-        self.image.add_class("nnw-input-image")
+        self.displays = [SampleDisplay(self.picture_size)]
+        self.samples = W.VBox([self.displays[0].widget])
         self.text = W.HTML()
         self.caption = W.HTML()
+        self.caption.add_class("nnw-caption")
         self.slider.observe(self._on_slider, names="value")
         self.observe(self._on_value, names="value")
         self.prev.on_click(self._on_prev)
         self.next.on_click(self._on_next)
         controls = W.HBox([self.slider, self.prev, self.next])
         self._sync_slider()
-        return (controls, W.HBox([self.image, self.caption]), self.text, self.message)
+        return (controls, self.samples, self.caption, self.text, self.message)
+
+    @property
+    def image(self) -> W.Image:
+        """The picture of the first input (hidden when it is not an image)."""
+        return self.displays[0].image
+
+    @property
+    def shown(self) -> tuple[str, ...]:
+        """How each input was drawn: ``"image"``, ``"tokens"``, ``"sequence"``,
+        ``"tabular"`` or ``"values"``."""
+        return tuple(d.shown for d in self.displays)
 
     @validate("value")
     def _validate_value(self, proposal):
@@ -216,30 +210,81 @@ class InputPicker(ModelView):
         if state.n_inputs == 0:
             self.caption.value = status_html("no inputs: pass inputs= to ModelState")
             return
-        x = state.inputs[0] if isinstance(state.inputs, list) else state.inputs
-        sample = x[state.input_index]
-        pic = sample_picture(sample)
-        if pic is None:
-            self.image.layout.display = "none"
-            tokens = " ".join(str(int(t)) for t in sample[:64])
-            self.text.value = f'<code style="font-size:11px">{tokens}</code>'
-        else:
-            self.image.layout.display = None
-            self.image.value = encode_png(upscale_nearest(pic, self.picture_size))
-            self.text.value = ""
-        self.caption.value = self._caption(sample)
+        self._draw_samples()
+        self.caption.value = self._caption()
 
-    def _caption(self, sample) -> str:
+    def _draw_samples(self) -> None:
+        state, index = self.state, self.state.input_index
+        arrays = state.inputs if isinstance(state.inputs, list) else [state.inputs]
+        kinds = state.input_kinds or ("other",) * len(arrays)
+        names = state.input_names
+        groups = _groups(kinds, len(arrays))
+        while len(self.displays) < len(groups):
+            self.displays.append(SampleDisplay(self.picture_size))
+        for display in self.displays:
+            display.picture_size = self.picture_size
+        for display, members in zip(self.displays, groups, strict=False):
+            if len(members) > 1:  # tabular inputs together, one row per input
+                values = np.concatenate([arrays[i][index].reshape(-1) for i in members])
+                labels = [
+                    _feature(names, arrays, i, j)
+                    for i in members
+                    for j in range(arrays[i][index].size)
+                ]
+                display.show(values, "tabular", names=labels)
+                continue
+            i = members[0]
+            title = f"{names[i]} ({kinds[i]})" if len(arrays) > 1 else ""
+            display.show(
+                arrays[i][index],
+                kinds[i],
+                title=title,
+                vocabulary=state.vocabulary,
+                names=state.feature_names(i),
+            )
+        shown = self.displays[: len(groups)]
+        if list(self.samples.children) != [d.widget for d in shown]:
+            self.samples.children = [d.widget for d in shown]
+        hidden = len(arrays) - sum(len(g) for g in groups)
+        self.text.value = status_html(f"{hidden} more inputs not drawn") if hidden > 0 else ""
+
+    def _caption(self) -> str:
         state = self.state
         rows = [f"<b>input {state.input_index}</b> of {state.n_inputs}"]
-        if state.labels is not None:
-            rows.append(f"label: <b>{_data.label_text(state.labels[state.input_index])}</b>")
+        if state.data_note:
+            rows[0] += f' <span style="opacity:.7">({html.escape(state.data_note)})</span>'
         try:
-            predicted = state.prediction(key=self.weights_key())
-            rows.append(f"predicted: <b>{_data.prediction_text(predicted)}</b>")
+            outs = state.predictions(key=self.weights_key())
         except Exception as err:  # noqa: BLE001 - the model failed on this sample
-            rows.append(f'<span style="color:#d0021b">prediction failed: {err}</span>')
-        bad = np.sum(~np.isfinite(np.asarray(sample, dtype=np.float64)))
-        if bad:
-            rows.append(f'<span style="color:#d0021b">\u26a0 {bad} NaN/Inf values</span>')
-        return '<div style="font-size:13px;padding-left:8px">' + "<br>".join(rows) + "</div>"
+            rows.append(
+                f'<span style="color:#d0021b">prediction failed: {html.escape(str(err))}</span>'
+            )
+            outs = []
+        names = state.output_names
+        for i, out in enumerate(outs):
+            kind = state.output_kinds[i] if i < len(state.output_kinds) else "other"
+            text = _outputs.summary(
+                kind, out, state.label(output=i), state.class_names(i), state.output_activation(i)
+            )
+            head = f"{html.escape(names[i])}: " if len(outs) > 1 and i < len(names) else ""
+            rows.append(head + html.escape(text))
+        return '<div style="font-size:13px;padding:2px 0">' + "<br>".join(rows) + "</div>"
+
+
+def _groups(kinds, n: int) -> list[list[int]]:
+    """Which inputs are drawn together: every tabular input in one table, the others
+    one each (at most :data:`MAX_SHOWN_INPUTS` displays)."""
+    tabular = [i for i in range(n) if kinds[i] == "tabular"]
+    groups: list[list[int]] = []
+    for i in range(n):
+        if kinds[i] == "tabular" and len(tabular) > 1:
+            if i == tabular[0]:
+                groups.append(tabular)
+        else:
+            groups.append([i])
+    return groups[:MAX_SHOWN_INPUTS]
+
+
+def _feature(names, arrays, i: int, j: int) -> str:
+    size = arrays[i][0].size
+    return names[i] if size == 1 else f"{names[i]}[{j}]"
