@@ -51,6 +51,27 @@ class LayerInfo:
         )
 
 
+def owner_of(layer, variable):
+    """The innermost sublayer of ``layer`` that holds ``variable`` (``layer`` itself
+    when it has no sublayers): the Conv2D inside a custom block or a nested stem.
+
+    >>> import keras
+    >>> stem = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(2, 3)])
+    >>> type(owner_of(stem, stem.weights[0])).__name__
+    'Conv2D'
+    """
+    best, best_count = layer, len(layer.weights)
+    try:
+        subs = list(layer._flatten_layers(include_self=False, recursive=True))
+    except AttributeError:
+        subs = []
+    for sub in subs:
+        weights = sub.weights
+        if len(weights) <= best_count and any(w is variable for w in weights):
+            best, best_count = sub, len(weights)
+    return best
+
+
 def flatten(x):
     if isinstance(x, dict):
         return [v for k in sorted(x) for v in flatten(x[k])]

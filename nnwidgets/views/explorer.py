@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 import ipywidgets as W
 
 from ..state import ModelState
@@ -95,4 +97,28 @@ def explore(model, inputs, labels=None, **options) -> Explorer:
     >>> app = nw.explore(nw.datasets.demo_model(), x[:20], y[:20])
     >>> app.state.layer = app.state.layer_names[-1]
     """
-    return Explorer(ModelState(model, inputs=inputs, labels=labels, **options))
+    try:
+        return Explorer(ModelState(model, inputs=inputs, labels=labels, **options))
+    except Exception as err:
+        show_error(err, "explore() could not open this model")
+        raise
+
+
+def show_error(err: Exception, what: str) -> None:
+    """Put the package's own message on the page when Voila runs the notebook (Voila
+    replaces a cell's error output with a generic line; a displayed output stays).
+    In a notebook the traceback already says it, so nothing more is shown."""
+    import os
+
+    if not any(key.startswith("VOILA_") for key in os.environ):
+        return
+    from IPython.display import HTML, display
+
+    text = html.escape(f"{type(err).__name__}: {err}")
+    display(
+        HTML(
+            '<div class="nnw-error" style="border:1px solid #d0021b;border-radius:4px;'
+            'padding:8px 12px;margin:8px 0;color:#d0021b;font-size:14px">'
+            f"<b>{html.escape(what)}</b><br>{text}</div>"
+        )
+    )

@@ -6,7 +6,7 @@ import html
 
 import ipywidgets as W
 import numpy as np
-from traitlets import Int, TraitError, Unicode, validate
+from traitlets import Int, TraitError, Tuple, Unicode, validate
 
 from ..compute import outputs as _outputs
 from .base import ModelView
@@ -23,7 +23,9 @@ class LayerPicker(ModelView):
     """Lists every layer with its type, output shape and parameter count.
 
     :attr:`value` is the chosen layer, kept equal to ``state.layer`` both ways: a click
-    in the list sets it, and so does ``state.layer = ...`` elsewhere.
+    in the list sets it, and so does ``state.layer = ...`` elsewhere. A search box
+    filters the list by name or type (DenseNet121 has 428 layers); the chosen layer's
+    whole description shows under the list.
 
     Parameters
     ----------
@@ -35,6 +37,11 @@ class LayerPicker(ModelView):
     ----------
     value : str
         The chosen layer's name; setting it sets ``state.layer``.
+    query : str
+        The search text: only layers whose name or type contains it (any case) are
+        listed ('' lists all).
+    listed : tuple of str
+        The layers listed now (read-only).
 
     Examples
     --------
@@ -48,8 +55,19 @@ class LayerPicker(ModelView):
 
     rows = Int(14, min=2, max=100, help="Rows of the list shown at once.").tag(option=True)
     value = Unicode("", help="The chosen layer (kept equal to state.layer).")
+    query = Unicode("", help="Search text filtering the list by name or type.").tag(option=True)
+    listed = Tuple(read_only=True, help="The layers listed now.")
 
     def build(self) -> tuple:
+        self.search = W.Text(
+            placeholder="search layers by name or type",
+            continuous_update=True,
+            layout=W.Layout(width="98%"),
+        )
+        self.search.add_class("nnw-layer-search")
+        W.link((self, "query"), (self.search, "value"))
+        self.detail = W.HTML()
+        self.detail.add_class("nnw-layer-detail")
         self.select = W.Select(
             description="Layer",
             layout=W.Layout(width="98%"),
@@ -59,7 +77,7 @@ class LayerPicker(ModelView):
         self.select.observe(self._on_select, names="value")
         self.observe(self._on_value, names="value")
         self.value = self.state.layer
-        return (self.select, self.message)
+        return (self.search, self.select, self.detail, self.message)
 
     @validate("value")
     def _validate_value(self, proposal):
@@ -78,6 +96,21 @@ class LayerPicker(ModelView):
         if any(value == change["new"] for _, value in self.select.options):
             with self.syncing():
                 self.select.value = change["new"]
+        self._describe()
+
+    def _describe(self) -> None:
+        name = self.state.layer
+        if not name:
+            self.detail.value = ""
+            return
+        info = self.state.layer_info(name)
+        text = f"{info.name} \u00b7 {info.type_name} \u00b7 {info.output_shape} \u00b7 {info.param_count:,} params"
+        count = len(self.state.layer_names)
+        shown = f" \u00b7 {len(self.listed)} of {count} listed" if self.query else ""
+        self.detail.value = (
+            f'<div style="font-size:12px;word-break:break-all" title="{html.escape(text)}">'
+            f"<b>{html.escape(text)}</b>{shown}</div>"
+        )
 
     def on_state(self, change) -> None:
         if change["name"] == "layer":
@@ -88,12 +121,29 @@ class LayerPicker(ModelView):
     def render(self) -> None:
         """List the layers; the selection moves only with ``state.layer``, so that a
         redraw from a training thread never undoes a click."""
-        options = [(self.state.layer_info(n).label(), n) for n in self.state.layer_names]
+        query = self.query.strip().lower()
+        infos = [self.state.layer_info(n) for n in self.state.layer_names]
+        if query:
+            infos = [i for i in infos if query in i.name.lower() or query in i.type_name.lower()]
+        options = [(_short_label(info), info.name) for info in infos]
+        self.set_trait("listed", tuple(info.name for info in infos))
         with self.syncing(), self.select.hold_sync():
             if options != [tuple(o) for o in self.select.options]:
                 self.select.options = options  # (this selects the first option)
-                self.select.value = self.state.layer or None
+                listed = self.state.layer in self.listed
+                self.select.value = self.state.layer if listed else None
             self.select.rows = min(self.rows, max(len(options), 2))
+        self._describe()
+
+
+def _short_label(info, width: int = 32) -> str:
+    """A list entry: the whole label, with a long name cut in the middle."""
+    label = info.label()
+    name = info.name
+    if len(name) <= width:
+        return label
+    half = (width - 1) // 2
+    return label.replace(name, name[:half] + "\u2026" + name[-half:], 1)
 
 
 class InputPicker(ModelView):

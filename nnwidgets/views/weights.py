@@ -10,6 +10,7 @@ import numpy as np
 from traitlets import Enum, Int, TraitError, Unicode, validate
 
 from ..compute import display as D
+from ..compute.graph import owner_of
 from .base import ModelView
 from .panels import BarPanel, PicturePanel, stats_html
 
@@ -55,7 +56,9 @@ class WeightHeatmap(ModelView):
     variable = Unicode("", help="Path of the variable shown ('' without weights).")
 
     def build(self) -> tuple:
-        self.picker = W.Dropdown(description="Weight", style={"description_width": "52px"})
+        self.picker = W.Dropdown(
+            description="Weight", style={"description_width": "52px"}, layout=W.Layout(width="98%")
+        )
         self.panel = PicturePanel("Weights")
         self.hist = BarPanel("Histogram", "value", "count", height="220px")
         self.body = W.VBox([self.panel.figure, self.panel.bar, self.hist.figure])
@@ -105,7 +108,8 @@ class WeightHeatmap(ModelView):
             return
         # values are indices: layers with the same variables (kernel, bias) share
         # options, and a switch between them sends the dropdown nothing
-        options = [(v.path.split("/")[-1], i) for i, v in enumerate(weights)]
+        # below the layer: unique, sublayers named (attention/query/kernel)
+        options = [(_below(v.path, self.state.layer), i) for i, v in enumerate(weights)]
         paths = [v.path for v in weights]
         with self.syncing():
             if options != [tuple(o) for o in self.picker.options]:
@@ -129,7 +133,7 @@ class WeightHeatmap(ModelView):
         picture, stats, (centres, counts) = self._computed(info, var)
         self.body.layout.display = self.picker.layout.display = None
         self.message.value = ""
-        self.panel.figure.title = f"{info.name}: {var.path.split('/')[-1]} {stats['shape']}"
+        self.panel.figure.title = f"{_relative(var.path, info.name)} {stats['shape']}"
         footer = stats_html(stats).replace("<div", f'<div title="{html.escape(var.path)}"', 1)
         self.panel.show(picture, self.cmap, symmetric=self.cmap == "rdbu", footer=footer)
         self.defer(lambda: self.hist.show(centres, counts))
@@ -139,7 +143,7 @@ class WeightHeatmap(ModelView):
         key = (self.weights_key(), info.name, var.path, self.bins)
         if key not in self._cache:
             w = np.asarray(var.numpy())
-            picture = D.weight_picture(w, conv=_is_conv(info.layer))
+            picture = D.weight_picture(w, conv=_is_conv(owner_of(info.layer, var)))
             self._cache[key] = (picture, D.stats(w), D.histogram(w, self.bins))
             while len(self._cache) > 32:
                 self._cache.popitem(last=False)
@@ -158,3 +162,34 @@ class WeightHeatmap(ModelView):
         self.message.value = (
             f'<div class="nnw-no-weights" style="padding:24px;font-size:14px">{text}</div>'
         )
+
+
+def _from_layer(path: str, layer: str) -> str:
+    """A variable's path from the layer's own name on (Keras prefixes it with the
+    model's name): ``block/attention/query/kernel``; unique within the layer.
+
+    >>> _from_layer("sequential/block/attention/query/kernel", "block")
+    'block/attention/query/kernel'
+    """
+    parts = path.split("/")
+    last = layer.split("/")[-1]
+    return "/".join(parts[parts.index(last) :]) if last in parts else path
+
+
+def _below(path: str, layer: str) -> str:
+    """A variable's path below the layer: ``attention/query/kernel``.
+
+    >>> _below("model/block/attention/query/kernel", "block")
+    'attention/query/kernel'
+    """
+    return _from_layer(path, layer).partition("/")[2] or path
+
+
+def _relative(path: str, layer: str) -> str:
+    """A title: ``block: attention/query/kernel``.
+
+    >>> _relative("model/block/attention/query/kernel", "block")
+    'block: attention/query/kernel'
+    """
+    head, _, rest = _from_layer(path, layer).partition("/")
+    return f"{layer}: {rest}" if rest else path
