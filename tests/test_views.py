@@ -85,8 +85,9 @@ def test_picture_changes_with_layer_and_input(digits):
     app.input.next.click()
     assert state.input_index == 1 and app.input.slider.value == 1
     assert _drawn_png(app.activations.panel) != second_a
-    caption = app.input.caption.value
-    assert f"label {y[1]}" in caption and "predicted " in caption and "(p=0." in caption
+    (summary,) = app.prediction.summaries
+    assert f"label {y[1]}" in summary and "predicted " in summary and "(p=0." in summary
+    assert app.input.caption.value.count("input 1</b> of 20") == 1
 
 
 def test_state_moves_the_pickers(digits):
@@ -98,7 +99,7 @@ def test_state_moves_the_pickers(digits):
     assert layers.select.value == "dense" and inputs.slider.value == 4
     labels = [label for label, _ in layers.select.options]
     assert any("conv1 \u00b7 Conv2D \u00b7 (N, 8, 8, 16) \u00b7 160 params" in t for t in labels)
-    assert layers.select.description == "Layer"
+    assert layers.select.tooltip == "Layer" and layers.select.description == ""
 
 
 def test_messages_per_switch_are_batched(digits):

@@ -33,7 +33,7 @@ class Explorer(ModelView):
     def build(self) -> tuple:
         state = self.state
         self.layers = LayerPicker(state)
-        self.input = InputPicker(state)
+        self.input = InputPicker(state, show_prediction=False)  # the card below says it
         self.prediction = PredictionView(state)
         self.weights = WeightHeatmap(state)
         self.activations = ActivationExplorer(state)

@@ -6,7 +6,7 @@ import html
 
 import ipywidgets as W
 import numpy as np
-from traitlets import Int, TraitError, Tuple, Unicode, validate
+from traitlets import Bool, Int, TraitError, Tuple, Unicode, validate
 
 from ..compute import outputs as _outputs
 from .base import ModelView
@@ -69,9 +69,8 @@ class LayerPicker(ModelView):
         self.detail = W.HTML()
         self.detail.add_class("nnw-layer-detail")
         self.select = W.Select(
-            description="Layer",
+            tooltip="Layer",  # (no description: the list gets the card's whole width)
             layout=W.Layout(width="98%"),
-            style={"description_width": "48px"},
         )
         self.select.add_class("nnw-layer-picker")
         self.select.observe(self._on_select, names="value")
@@ -108,7 +107,7 @@ class LayerPicker(ModelView):
         count = len(self.state.layer_names)
         shown = f" \u00b7 {len(self.listed)} of {count} listed" if self.query else ""
         self.detail.value = (
-            f'<div style="font-size:12px;word-break:break-all" title="{html.escape(text)}">'
+            f'<div style="font-size:12px;overflow-wrap:anywhere" title="{html.escape(text)}">'
             f"<b>{html.escape(text)}</b>{shown}</div>"
         )
 
@@ -162,6 +161,9 @@ class InputPicker(ModelView):
     state : ModelState
     picture_size : int
         Smallest side, in pixels, a small input picture is scaled up to (16 to 512).
+    show_prediction : bool
+        Say under the input what the model predicted for each output (default True;
+        the dashboard turns it off, its Prediction card says it).
 
     Attributes
     ----------
@@ -179,6 +181,9 @@ class InputPicker(ModelView):
     picture_size = Int(128, min=16, max=512, help="Smallest side of the picture, px.").tag(
         option=True
     )
+    show_prediction = Bool(
+        True, help="Say what the model predicted under the input (off beside a PredictionView)."
+    ).tag(option=True)
     value = Int(0, help="Index of the chosen input (kept equal to state.input_index).")
 
     def build(self) -> tuple:
@@ -311,7 +316,7 @@ class InputPicker(ModelView):
             )
             outs = []
         names = state.output_names
-        for i, out in enumerate(outs):
+        for i, out in enumerate(outs if self.show_prediction else []):
             kind = state.output_kinds[i] if i < len(state.output_kinds) else "other"
             text = _outputs.summary(
                 kind, out, state.label(output=i), state.class_names(i), state.output_activation(i)

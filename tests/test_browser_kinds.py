@@ -1,0 +1,147 @@
+"""Models that are not image classifiers, in Voila in a real browser: a text
+transformer, a time-series net and a U-Net, each shown for what it is; and an
+``explore()`` error shown on the page in the package's own words.
+
+See browser_support.py for how Chromium is found (and when these tests skip).
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.browser_support import (
+    ARTIFACTS,
+    ROOT,
+    assert_no_errors_shown,
+    free_port,
+    kernel_env,
+    require_voila,
+    screenshot,
+    serve,
+    voila_command,
+)
+
+PAGE_TIMEOUT_MS = 180_000
+CASES = {
+    "text": 'case = zoo.build("text_transformer")',
+    "timeseries": 'case = zoo.build("timeseries_fcn")',
+    "segmentation": 'case = zoo.build("unet")',
+}
+ERROR_CELL = """case = zoo.build("dict_tabular")
+nw.explore(case.model, {"num": case.x["num"]})  # "cat" is missing"""
+
+
+def _notebook(source: str) -> dict:
+    setup = f"import sys\nsys.path.insert(0, {str(ROOT)!r})\nfrom tests import zoo\nimport nnwidgets as nw"
+    cells = [setup, source]
+    if "explore" not in source:
+        cells.append("nw.explore(case.model, case.x, case.y, **case.kwargs)")
+    return {
+        "cells": [
+            {
+                "cell_type": "code",
+                "metadata": {},
+                "source": c,
+                "outputs": [],
+                "execution_count": None,
+            }
+            for c in cells
+        ],
+        "metadata": {
+            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
+        },
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+
+
+@pytest.fixture(scope="module")
+def voila_root():
+    """Serve a folder of small notebooks (one zoo model each) with Voila; tracebacks
+    are stripped, as on a published server."""
+    require_voila()
+    folder = ARTIFACTS / "kinds-notebooks"
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, source in {**CASES, "error": ERROR_CELL}.items():
+        (folder / f"{name}.ipynb").write_text(json.dumps(_notebook(source)))
+    port = free_port()
+    cmd = [a for a in voila_command(folder, port) if not a.startswith("--show_tracebacks")]
+    with serve(cmd, port, "voila-kinds.log", env=kernel_env()):
+        yield f"http://127.0.0.1:{port}/voila/render/"
+
+
+def _open(page, url: str) -> None:
+    page.goto(url, timeout=PAGE_TIMEOUT_MS)
+    page.wait_for_selector(".nnw-explorer", timeout=PAGE_TIMEOUT_MS)
+    page.wait_for_selector(".nnw-predictions .nnw-prediction", timeout=PAGE_TIMEOUT_MS)
+    page.wait_for_selector(".nnw-activations svg.svg-figure", state="attached")
+
+
+def _caption(page) -> str:
+    """What the Prediction card says."""
+    return page.inner_text(".nnw-predictions .nnw-prediction")
+
+
+def test_text_model_shows_words(page, voila_root):
+    _open(page, voila_root + "text.ipynb")
+    assert_no_errors_shown(page)
+    tokens = page.locator(".nnw-token").all_inner_texts()
+    assert len(tokens) >= 5 and all(t and not t.isdigit() for t in tokens), tokens
+    assert page.locator(".nnw-pad").first.inner_text().endswith("pre-padding]")
+    caption = _caption(page)
+    assert "predicted negative" in caption or "predicted positive" in caption, caption
+    bars = page.locator(".nnw-predictions svg .tick text").all_text_contents()
+    assert {"negative", "positive"} <= set(bars), bars
+    screenshot(page, "kinds-text-0")
+    page.locator(".nnw-explorer button[title='next input']").click()
+    page.wait_for_function(
+        "() => document.querySelector('.nnw-caption').innerText.includes('input 1 of')"
+    )
+    page.wait_for_function(
+        "old => Array.from(document.querySelectorAll('.nnw-token')).map(e => e.innerText).join(' ') !== old",
+        arg=" ".join(tokens),
+    )
+    screenshot(page, "kinds-text-1")
+
+
+def test_time_series_shows_lines(page, voila_root):
+    _open(page, voila_root + "timeseries.ipynb")
+    assert_no_errors_shown(page)
+    # the input is a line over 100 steps, not a grey picture
+    line = page.locator(".nnw-explorer .widget-vbox svg path.line").first
+    page.wait_for_function(
+        "e => (e.getAttribute('d') || '').split('L').length > 50", arg=line.element_handle()
+    )
+    assert page.locator(".nnw-input-image").first.is_hidden()
+    screenshot(page, "kinds-timeseries-0")
+    select = page.locator(".nnw-layer-picker select")
+    conv = [
+        v for v in select.evaluate("s => Array.from(s.options).map(o => o.value)") if "Conv1D" in v
+    ]
+    select.select_option(value=conv[0])
+    page.wait_for_function(
+        "() => (document.querySelector('.nnw-activations .mainheading')?.textContent || '').includes('conv1d')"
+    )
+    screenshot(page, "kinds-timeseries-1-conv1d")
+
+
+def test_segmentation_shows_masks(page, voila_root):
+    _open(page, voila_root + "segmentation.ipynb")
+    assert_no_errors_shown(page)
+    for selector in ("img.nnw-mask-predicted", "img.nnw-mask-true"):
+        src = page.locator(selector).first.get_attribute("src") or ""
+        assert src.startswith(("blob:", "data:")), (selector, src)
+    caption = _caption(page)
+    assert "mask 32\u00d732" in caption and "(p=" not in caption, caption
+    assert "background" in page.inner_text(".nnw-predictions")
+    screenshot(page, "kinds-segmentation-0")
+
+
+def test_explore_error_is_on_the_page(page, voila_root):
+    page.goto(voila_root + "error.ipynb", timeout=PAGE_TIMEOUT_MS)
+    page.wait_for_selector(".nnw-error", timeout=PAGE_TIMEOUT_MS)
+    text = page.inner_text(".nnw-error")
+    assert "model expects inputs" in text and "missing ['cat']" in text, text
+    screenshot(page, "kinds-error")
