@@ -33,7 +33,7 @@ from tests.browser_support import CHROMIUM, CHROMIUM_ARGS
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", choices=["cnn", "mobilenet", "all"], default="all")
+    parser.add_argument("--model", choices=["cnn", "mobilenet", "densenet", "all"], default="all")
     parser.add_argument("--quick", action="store_true", help="5 switches of each kind")
     parser.add_argument("--repeat", type=int, help="switches of each kind (default 15)")
     parser.add_argument("--warmup", type=int, default=1, help="unmeasured rounds first")
@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     if not os.access(CHROMIUM, os.X_OK):
         print(f"no Chromium at {CHROMIUM} (set NNW_CHROMIUM)", file=sys.stderr)
         return 2
-    keys = ["cnn", "mobilenet"] if args.model == "all" else [args.model]
+    keys = ["cnn", "mobilenet", "densenet"] if args.model == "all" else [args.model]
     # every input step must be a first visit: the state caches the inputs it has run
     all_cases = cases(n_inputs=max(16, args.repeat + 2 * args.warmup + 2))
     workdir = Path(tempfile.mkdtemp(prefix="nnw-bench-browser-"))

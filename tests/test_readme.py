@@ -24,6 +24,8 @@ def test_readme_examples_run(tmp_path):
         "assert state.layer == 'conv2d' and state.input_index == 3\n"
         "assert acts.channel == 3 and before.layer == state.layer\n"
         "assert open('run.csv').readline().strip() == 'run,series,step,value'\n"
+        "assert reviews.state.input_kinds == ('tokens',)\n"
+        "assert reviews.prediction.summaries[0].startswith('predicted ')\n"
         "print('README ok')\n"
     )
     (tmp_path / "readme.py").write_text(script)

@@ -56,6 +56,32 @@ def cases(n_inputs: int) -> dict[str, Case]:
             input_layer="block_1_expand",
             goal_ms=250.0,
         ),
+        "densenet": Case(
+            key="densenet",
+            title="DenseNet121 64 (428 layers)",
+            setup=(
+                "import keras\n"
+                "import numpy as np\n"
+                "model = keras.applications.DenseNet121(\n"
+                "    input_shape=(64, 64, 3), weights=None, classes=10\n"
+                ")\n"
+                f"x = np.random.default_rng(0).random(({n_inputs}, 64, 64, 3), dtype=np.float32)\n"
+                "y = None\n"
+            ),
+            layers=[
+                "conv1_conv",  # 7x7 conv, 32x32x64
+                "conv2_block1_concat",  # a dense block's concatenation
+                "conv3_block12_1_conv",  # 1x1 conv deep in the list
+                "conv4_block24_concat",  # 1024 channels
+                "pool4_conv",  # transition 1x1 conv
+                "conv5_block16_2_conv",  # the last 3x3 conv, 2x2 maps
+                "relu",  # final relu, 1024 channels
+                "avg_pool",  # pooled vector
+                "predictions",  # dense 1024 x 10
+            ],
+            input_layer="conv2_block1_concat",
+            goal_ms=250.0,
+        ),
     }
 
 
