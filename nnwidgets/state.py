@@ -340,6 +340,12 @@ class ModelState(HasTraits):
                     f"{type(self._model).__name__} is a subclassed model: its layers' outputs "
                     "cannot be recorded; build it with keras.Sequential or the functional API"
                 )
+            outer = _graph.inside_call(self._model, name)
+            if outer is not None:
+                raise ValueError(
+                    f"{name!r} runs inside the call() of {outer!r}, so Keras does not give "
+                    f"its output; its weights are shown, and {outer!r} shows the block's output"
+                )
             raise ValueError(f"layer {name!r} was not run for this input (not in the graph)")
         arr, _ = _graph.first_output(record[name])
         return arr[0] if arr.ndim > 0 and arr.shape[0] == 1 else arr

@@ -333,3 +333,21 @@ def test_applications_at_64(name):
     app.layers.query = ""
     assert len(app.layers.select.options) == len(state.layer_names)
     app.close()
+
+
+def test_sublayers_of_composite_layers_can_be_picked(apps):
+    case, app = apps("text_transformer")
+    state = app.state
+    assert "transformer_block/multi_head_attention" in state.layer_names
+    assert "transformer_block/sequential/dense" in state.layer_names
+    state.layer = "transformer_block/multi_head_attention"
+    labels = [label for label, _ in app.weights.picker.options]
+    assert labels[:2] == ["query/kernel", "query/bias"] and len(labels) == 8
+    message = app.activations.message.value
+    assert "runs inside the call() of" in message and "transformer_block" in message
+    state.layer = "transformer_block"  # the block itself is in the graph
+    assert app.activations.shape == (20, 16) and app.activations.error == ""
+    case, app = apps("bilstm")
+    assert {"bidirectional/forward_lstm", "bidirectional/backward_lstm"} <= set(
+        app.state.layer_names
+    )

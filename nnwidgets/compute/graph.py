@@ -104,7 +104,60 @@ def layer_table(model, prefix: str = "", depth: int = 0) -> list[LayerInfo]:
         rows.append(LayerInfo(name, layer, depth))
         if isinstance(layer, keras.Model):
             rows.extend(layer_table(layer, prefix=name + "/", depth=depth + 1))
+        else:
+            rows.extend(_sublayers(layer, name + "/", depth + 1))
     return rows
+
+
+def _sublayers(layer, prefix: str, depth: int) -> list[LayerInfo]:
+    """The layers inside a composite layer: a user's own layer (a ``TransformerBlock``)
+    or a wrapper (``Bidirectional``, ``TimeDistributed``); Keras' own layers are not
+    opened (an ``LSTM``'s cell, a ``MultiHeadAttention``'s projections)."""
+    if not (_is_users(layer) or type(layer).__name__ in ("Bidirectional", "TimeDistributed")):
+        return []
+    try:
+        subs = list(layer._flatten_layers(include_self=False, recursive=False))
+    except AttributeError:
+        return []
+    keras = _keras()
+    rows: list[LayerInfo] = []
+    for sub in subs:
+        name = prefix + sub.name
+        rows.append(LayerInfo(name, sub, depth))
+        if isinstance(sub, keras.Model):
+            rows.extend(layer_table(sub, prefix=name + "/", depth=depth + 1))
+        else:
+            rows.extend(_sublayers(sub, name + "/", depth + 1))
+    return rows
+
+
+def _is_users(layer) -> bool:
+    return not type(layer).__module__.startswith("keras")
+
+
+def inside_call(model, name: str) -> str | None:
+    """For a layer listed inside a composite layer, the composite layer that calls it
+    (its output is not in the model's graph), else None."""
+    keras = _keras()
+    parts = name.split("/")
+    node = model
+    for i, part in enumerate(parts[:-1]):
+        found = next((sub for sub in _children(node) if sub.name == part), None)
+        if found is None:
+            return None
+        if not isinstance(found, keras.Model):
+            return "/".join(parts[: i + 1])
+        node = found
+    return None
+
+
+def _children(layer) -> list:
+    if hasattr(layer, "layers"):
+        return list(layer.layers)
+    try:
+        return list(layer._flatten_layers(include_self=False, recursive=False))
+    except AttributeError:
+        return []
 
 
 def ensure_built(model, sample_shape: tuple) -> None:
