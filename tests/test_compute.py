@@ -34,6 +34,31 @@ def test_block_reduce_bounds_size_and_absmax_keeps_spike():
     assert small.min() == -9.0
 
 
+def test_block_reduce_keep_aspect_uses_one_factor_for_both_axes():
+    a = np.ones((327, 647))
+    assert imaging.block_reduce(a, (416, 352)).shape == (327, 324)  # a matrix: x only
+    assert imaging.block_reduce(a, (416, 352), keep_aspect=True).shape == (164, 324)
+    assert imaging.reduction_factors((416, 352), (416, 352), keep_aspect=True) == (1, 1)
+    small = imaging.block_reduce(a, (416, 352), how="absmax", keep_aspect=True)
+    assert small.shape == (164, 324)
+
+
+def test_reduced_grid_tiles_are_not_darkened_by_their_gaps():
+    pic = D.activation_picture(np.ones((40, 80, 64)), per_channel=False)
+    assert pic.values.shape == (164, 324) and pic.gap.any()
+    assert np.nanmin(pic.values[~pic.gap]) == 1.0
+
+
+def test_ticks_at_any_magnitude():
+    assert D.nice_ticks(-3e-30, 1e-30, 3).tolist() == [-4e-30, -2e-30, 0.0, 2e-30]
+    assert D.nice_ticks(0, 1e30, 3).tolist() == [0.0, 5e29, 1e30]
+    assert D.nice_ticks(0, 3, integer=True).tolist() == [0.0, 1.0, 2.0, 3.0]
+    for n in (1, 2, 3, 7, 10, 64, 1280, 10**6):
+        ticks = D.integer_ticks(0, n - 1, 6)
+        assert 1 <= len(ticks) <= 6 and len(set(ticks)) == len(ticks)
+        assert ticks.dtype.kind == "i" and ticks.min() >= 0 and ticks.max() <= n - 1
+
+
 def test_decimate_keeps_extremes_and_bound():
     y = np.sin(np.arange(200_000) / 1000.0)
     y[123_457] = 50.0

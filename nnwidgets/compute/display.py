@@ -7,15 +7,20 @@ or plain numpy arrays; none of them touches a widget.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from .imaging import block_reduce
+from .imaging import block_reduce, reduction_factors
 
 #: Largest picture sent to the browser, in cells; bigger ones are block-reduced.
 MAX_PICTURE = (416, 352)  # rows, columns: about what a 460-px card can show
 MAX_TILES = 64
+#: A map whose finite values differ by less than this fraction of their magnitude is
+#: constant (float32 rounding noise is not stretched into a pattern)
+FLAT = 1e-6
+#: Constant channels listed by value in a grid's note (the rest are counted)
+MAX_LISTED = 4
 
 
 @dataclass
@@ -32,6 +37,10 @@ class Matrix:
     extent: tuple[float, float] | None = None
     #: False for pictures whose axes mean nothing (a grid of channel maps)
     axes: bool = True
+    #: True for pictures of maps (channels, filters): their cells are square, reduced
+    #: by the same factor on both axes and drawn square; False for matrices, whose
+    #: cells are not pixels
+    keep_aspect: bool = False
 
     @property
     def size(self) -> tuple[float, float]:
@@ -105,16 +114,30 @@ def tile(maps: np.ndarray, cols: int, pad: int = 1) -> tuple[np.ndarray, np.ndar
 
 
 def shrink_to_screen(m: Matrix, how: str = "mean") -> Matrix:
-    """Block-reduce a picture to at most :data:`MAX_PICTURE` cells."""
+    """Block-reduce a picture to at most :data:`MAX_PICTURE` cells.
+
+    Pictures of maps (``m.keep_aspect``) are reduced by the same factor on both axes,
+    so that a round blob stays round; matrices each axis only as much as it needs (a
+    1024x10 Dense kernel keeps its 10 columns instead of becoming 352x4). Gap cells of
+    a grid do not darken the tiles they border.
+
+    >>> grid = Matrix(np.ones((327, 647)), keep_aspect=True)
+    >>> shrink_to_screen(grid).values.shape, shrink_to_screen(Matrix(np.ones((1024, 10)))).values.shape
+    ((164, 324), (342, 10))
+    """
     h, w = m.values.shape
-    small = block_reduce(m.values, MAX_PICTURE, how=how)
-    if small.shape == (h, w):
+    if reduction_factors((h, w), MAX_PICTURE, m.keep_aspect) == (1, 1):
         return m
+    values = m.values
+    if m.gap is not None and how == "mean":
+        values = np.where(m.gap, np.nan, values)
+    small = block_reduce(values, MAX_PICTURE, how=how, keep_aspect=m.keep_aspect)
     gap = None
     if m.gap is not None:
-        gap = block_reduce(m.gap.astype(np.float64), MAX_PICTURE) > 0.5
+        gap = block_reduce(m.gap.astype(np.float64), MAX_PICTURE, keep_aspect=m.keep_aspect)
+        gap = gap > 0.5
     note = f"{m.note} shown at {small.shape[0]}\u00d7{small.shape[1]} of {h}\u00d7{w}".strip()
-    return Matrix(small, m.x_label, m.y_label, note, gap, m.size, m.axes)
+    return replace(m, values=small, note=note, gap=gap, extent=m.size)
 
 
 def weight_picture(w: np.ndarray, conv: bool = False) -> Matrix:
@@ -151,7 +174,7 @@ def _conv_picture(k: np.ndarray) -> Matrix:
     maps = k[:, :, :n_in, :n_out].transpose(2, 3, 0, 1).reshape(n_in * n_out, kh, kw)
     pic, gap = tile(maps, cols=n_out)
     label = f"output channel (each {kh}\u00d7{kw})"
-    m = Matrix(pic, label, "input channel", note, gap, extent=(n_out, n_in))
+    m = Matrix(pic, label, "input channel", note, gap, extent=(n_out, n_in), keep_aspect=True)
     return shrink_to_screen(m, how="absmax")
 
 
@@ -161,9 +184,8 @@ def _filter_grid(k: np.ndarray) -> Matrix:
     n = min(cout, MAX_TILES)
     pic, gap = tile(k[:, :, :n].transpose(2, 0, 1), cols=grid_columns(n))
     note = f"{n} of {cout} filters" if n < cout else f"{cout} filters"
-    return shrink_to_screen(
-        Matrix(pic, "", "", f"{note}, each {kh}\u00d7{kw}", gap, axes=False), "absmax"
-    )
+    note = f"{note}, each {kh}\u00d7{kw}"
+    return shrink_to_screen(Matrix(pic, "", "", note, gap, axes=False, keep_aspect=True), "absmax")
 
 
 def grid_columns(n: int) -> int:
@@ -183,13 +205,16 @@ def activation_picture(a: np.ndarray, per_channel: bool = True) -> Matrix | None
     """An activation (batch axis removed) as a picture, or ``None`` for vectors.
 
     ``(h, w, c)`` maps become a grid of channels (each scaled to its own range when
-    ``per_channel``), ``(steps, features)`` a matrix, higher ranks ``(-1, last)``.
+    ``per_channel``, see :func:`normalise_each`; constant channels are listed in the
+    note), ``(steps, features)`` a matrix with a row per step, higher ranks
+    ``(-1, last)``.
     """
     a = np.asarray(a, dtype=np.float64)
     if a.ndim <= 1:
         return None
     if a.ndim == 2:
-        return shrink_to_screen(Matrix(a, "feature", "step"))
+        note = f"{a.shape[0]} steps \u00d7 {a.shape[1]} features"
+        return shrink_to_screen(Matrix(a, "feature", "step", note))
     if a.ndim == 3:
         return _channel_grid(a, per_channel)
     flat = a.reshape(-1, a.shape[-1])
@@ -197,37 +222,90 @@ def activation_picture(a: np.ndarray, per_channel: bool = True) -> Matrix | None
 
 
 def channel_picture(a: np.ndarray, channel: int) -> Matrix:
-    """One channel of an ``(h, w, c)`` activation as a picture with pixel axes.
+    """One channel of an ``(h, w, c)`` activation as a picture with pixel axes and
+    square pixels; a constant channel says so, with its value, in the note.
 
-    >>> channel_picture(np.zeros((4, 6, 3)), 2).values.shape
-    (4, 6)
+    >>> m = channel_picture(np.zeros((4, 6, 3)), 2)
+    >>> m.values.shape, m.note
+    ((4, 6), 'channel 2, 4×6, constant 0')
     """
     m = np.asarray(a[..., channel], dtype=np.float64)
     h, w = m.shape
-    return shrink_to_screen(Matrix(m, "x", "y", f"channel {channel}, {h}\u00d7{w}"))
+    note = f"channel {channel}, {h}\u00d7{w}"
+    flat = constant_maps(m[None])
+    if flat:
+        note += f", constant {flat[0]:.4g}"
+    return shrink_to_screen(Matrix(m, "x", "y", note, keep_aspect=True))
 
 
 def _channel_grid(a: np.ndarray, per_channel: bool) -> Matrix:
     h, w, c = a.shape
     n = min(c, MAX_TILES)
     maps = a[:, :, :n].transpose(2, 0, 1)
+    flat = constant_maps(maps) if per_channel else {}
     if per_channel:
         maps = normalise_each(maps)
     pic, gap = tile(maps, cols=grid_columns(n))
     shown = f"first {n} of {c} channels" if n < c else f"{c} channels"
     note = f"{shown}, each {h}\u00d7{w}, in rows from the top left"
-    return shrink_to_screen(Matrix(pic, "", "", note, gap, axes=False))
+    if flat:
+        note += f"; {constants_note(flat)}"
+    return shrink_to_screen(Matrix(pic, "", "", note, gap, axes=False, keep_aspect=True))
+
+
+def map_ranges(maps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Min and max of each ``maps[i]`` over its finite values (``inf``, ``-inf`` for a
+    map without any)."""
+    finite = np.isfinite(maps)
+    axes = tuple(range(1, maps.ndim))
+    lo = np.where(finite, maps, np.inf).min(axis=axes, initial=np.inf)
+    hi = np.where(finite, maps, -np.inf).max(axis=axes, initial=-np.inf)
+    return lo, hi
+
+
+def _flat(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    with np.errstate(all="ignore"):
+        return np.isfinite(lo) & (hi - lo <= FLAT * np.maximum(np.abs(lo), np.abs(hi)))
+
+
+def constant_maps(maps: np.ndarray) -> dict[int, float]:
+    """``{i: value}`` for each map whose finite values are all the same (within
+    :data:`FLAT` of their magnitude), such as a saturated sigmoid or a dead ReLU.
+
+    >>> constant_maps(np.stack([np.ones((2, 2)), np.eye(2), np.zeros((2, 2))]))
+    {0: 1.0, 2: 0.0}
+    """
+    maps = np.asarray(maps, dtype=np.float64)
+    lo, hi = map_ranges(maps)
+    return {int(i): float(lo[i]) for i in np.flatnonzero(_flat(lo, hi))}
+
+
+def constants_note(flat: dict[int, float], limit: int = MAX_LISTED) -> str:
+    """``"3 constant channels (mid colour): #4 = 1, #7 = 0, …"``, listing ``limit``."""
+    listed = [f"#{i} = {v:.4g}" for i, v in list(flat.items())[:limit]]
+    more = ", \u2026" if len(flat) > limit else ""
+    noun = "channel" if len(flat) == 1 else "channels"
+    return f"{len(flat)} constant {noun} (mid colour): {', '.join(listed)}{more}"
 
 
 def normalise_each(maps: np.ndarray) -> np.ndarray:
-    """Scale each ``maps[i]`` to 0..1 over its finite values (flat maps become 0)."""
-    out = np.empty_like(maps, dtype=np.float64)
-    for i, m in enumerate(maps):
-        finite = m[np.isfinite(m)]
-        lo, hi = (finite.min(), finite.max()) if finite.size else (0.0, 1.0)
-        with np.errstate(all="ignore"):
-            out[i] = (m - lo) / (hi - lo) if hi > lo else np.where(np.isfinite(m), 0.0, m)
-    return out
+    """Scale each ``maps[i]`` to 0..1 over its finite values.
+
+    A constant map (see :func:`constant_maps`) has no range to scale: it is drawn at
+    0.5, the middle colour, so that it is told apart from a map of zeros (which
+    elsewhere is the bottom colour) and from a map's peak; its value is not lost, as
+    :func:`constant_maps` lists it for the caption. NaN and Inf stay as they are (drawn
+    in the bad colour).
+
+    >>> normalise_each(np.stack([np.ones((1, 2)), [[0.0, 2.0]]])).tolist()
+    [[[0.5, 0.5]], [[0.0, 1.0]]]
+    """
+    maps = np.asarray(maps, dtype=np.float64)
+    lo, hi = (r[:, None, None] for r in map_ranges(maps))
+    flat = _flat(lo, hi)
+    with np.errstate(all="ignore"):
+        out = np.where(flat, 0.5, (maps - lo) / (hi - lo))
+    return np.where(np.isfinite(maps), out, maps)
 
 
 def channel_means(a: np.ndarray) -> np.ndarray | None:
@@ -239,17 +317,46 @@ def channel_means(a: np.ndarray) -> np.ndarray | None:
     return flat.mean(axis=0)
 
 
-def nice_ticks(lo: float, hi: float, n: int = 5) -> np.ndarray:
-    """About ``n`` round tick values (steps of 1, 2 or 5 times a power of ten) that
-    cover ``lo``..``hi``.
+def _nice_step(raw: float) -> float:
+    """The smallest of 1, 2, 5 times a power of ten that is at least ``raw``."""
+    exp = math.floor(math.log10(raw))
+    steps = (float(f"{m}e{exp}") for m in (1, 2, 5, 10))  # decimal, so 5e29 is 5e29
+    return next(step for step in steps if step >= raw * (1 - 1e-9))
 
-    >>> nice_ticks(0, 0.363).tolist()
-    [0.0, 0.1, 0.2, 0.3, 0.4]
+
+def integer_ticks(lo: float, hi: float, n: int = 5) -> np.ndarray:
+    """At most ``n`` distinct integer ticks within ``lo``..``hi``, a round step apart
+    (1, 2, 5, 10, 20, ...), for axes that count channels, units, steps or pixels.
+
+    >>> integer_ticks(0, 2).tolist(), integer_ticks(0, 9).tolist(), integer_ticks(0, 1279).tolist()
+    ([0, 1, 2], [0, 2, 4, 6, 8], [0, 500, 1000])
     """
-    if not (np.isfinite(lo) and np.isfinite(hi)) or hi <= lo:
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        return np.zeros(0, dtype=np.int64)
+    first, last = math.ceil(lo), math.floor(hi)
+    if last < first:
+        return np.zeros(0, dtype=np.int64)
+    step = 1.0
+    while (last - first) // step + 1 > max(n, 1):
+        step = _nice_step(step * 1.5)
+    step = int(step)
+    start = -(-first // step) * step
+    return np.arange(start, last + 1, step, dtype=np.int64)
+
+
+def nice_ticks(lo: float, hi: float, n: int = 5, integer: bool = False) -> np.ndarray:
+    """About ``n`` round tick values (steps of 1, 2 or 5 times a power of ten) that
+    cover ``lo``..``hi``; steps of at least 1 when ``integer``.
+
+    >>> nice_ticks(0, 0.363).tolist(), nice_ticks(0, 1, integer=True).tolist()
+    ([0.0, 0.1, 0.2, 0.3, 0.4], [0.0, 1.0])
+    >>> nice_ticks(-3e-30, 1e-30, 3).tolist()
+    [-4e-30, -2e-30, 0.0, 2e-30]
+    """
+    if not (np.isfinite(lo) and np.isfinite(hi)) or not np.isfinite(hi - lo) or hi <= lo:
         return np.array([lo if np.isfinite(lo) else 0.0])
-    raw = (hi - lo) / max(n - 1, 1)
-    power = 10.0 ** np.floor(np.log10(raw))
-    step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
-    first, last = np.floor(lo / step), np.ceil(hi / step)
-    return np.round(np.arange(first, last + 1) * step, 12)
+    step = _nice_step((hi - lo) / max(n - 1, 1))
+    step = max(step, 1.0) if integer else step
+    first, last = math.floor(lo / step + 1e-9), math.ceil(hi / step - 1e-9)
+    # through 12 significant digits: no float noise (0.30000000000000004) at any scale
+    return np.array([float(f"{k * step:.12g}") + 0.0 for k in range(first, last + 1)])

@@ -89,24 +89,29 @@ def finite_range(a: np.ndarray, symmetric: bool = False) -> tuple[float, float]:
     return lo, hi
 
 
-def block_reduce(a: np.ndarray, max_shape: tuple[int, int], how: str = "mean") -> np.ndarray:
+def block_reduce(
+    a: np.ndarray, max_shape: tuple[int, int], how: str = "mean", keep_aspect: bool = False
+) -> np.ndarray:
     """Shrink a 2-D array so that it fits in ``max_shape`` by reducing blocks.
 
     Blocks are reduced with a NaN-aware mean, or with the value of largest magnitude
     (``how="absmax"``) so that single strong cells survive. Arrays that already fit are
-    returned unchanged.
+    returned unchanged. With ``keep_aspect`` the blocks are square (the larger of the
+    two factors on both axes), so that a round blob in a picture stays round; without
+    it each axis is reduced only as much as it needs (for matrices, whose cells are
+    not pixels).
 
     >>> block_reduce(np.arange(16.0).reshape(4, 4), (2, 2)).tolist()
     [[2.5, 4.5], [10.5, 12.5]]
+    >>> block_reduce(np.ones((4, 8)), (4, 4), keep_aspect=True).shape
+    (2, 4)
     """
     a = np.asarray(a)
     if a.ndim != 2:
         raise ValueError(f"block_reduce expects a 2-D array, got shape {a.shape}")
-    fy = -(-a.shape[0] // max_shape[0])
-    fx = -(-a.shape[1] // max_shape[1])
-    if fy <= 1 and fx <= 1:
+    fy, fx = reduction_factors(a.shape, max_shape, keep_aspect)
+    if fy == fx == 1:
         return a
-    fy, fx = max(fy, 1), max(fx, 1)
     h, w = -(-a.shape[0] // fy) * fy, -(-a.shape[1] // fx) * fx
     dtype = np.float32 if a.dtype == np.float32 else np.float64
     if how == "absmax":
@@ -118,6 +123,20 @@ def block_reduce(a: np.ndarray, max_shape: tuple[int, int], how: str = "mean") -
         counts = np.sum(~np.isnan(blocks), axis=(1, 3))
         sums = np.nansum(blocks, axis=(1, 3))
         return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+
+
+def reduction_factors(
+    shape: tuple[int, int], max_shape: tuple[int, int], keep_aspect: bool = False
+) -> tuple[int, int]:
+    """The block sizes ``(fy, fx)`` that make ``shape`` fit in ``max_shape`` (1 if it
+    fits); equal on both axes with ``keep_aspect``.
+
+    >>> reduction_factors((327, 647), (416, 352)), reduction_factors((327, 647), (416, 352), True)
+    ((1, 2), (2, 2))
+    """
+    fy = max(-(-shape[0] // max_shape[0]), 1)
+    fx = max(-(-shape[1] // max_shape[1]), 1)
+    return (max(fy, fx),) * 2 if keep_aspect else (fy, fx)
 
 
 def _absmax_blocks(a: np.ndarray, h: int, w: int, fy: int, fx: int) -> np.ndarray:

@@ -8,15 +8,20 @@ from traitlets import Bool, Enum, Int, TraitError, Tuple, validate
 
 from ..compute import display as D
 from .base import ModelView
-from .panels import BarPanel, PicturePanel, stats_html, status_html
+from .panels import BarPanel, PicturePanel, fit_title, stats_html, status_html
 
 
 class ActivationExplorer(ModelView):
     """The selected layer's output for the selected input.
 
-    Feature maps as a grid of channels (or one channel, large), sequences as a matrix,
-    vectors as bars; a bar chart of the mean activation per channel and summary
-    statistics.
+    Feature maps as a grid of channels (or one channel, large), sequences as a matrix
+    (a row per step, a column per feature), vectors as bars; a bar chart of the mean
+    activation per channel and summary statistics. Titles are cut to fit the figure
+    (the full one then leads the caption). When a layer has no activations to show (a
+    subclassed model's layers) every figure is hidden and the message says why. The
+    channel controls are shown only for ``(h, w, channels)`` outputs, and "scale each
+    channel" only while the grid is shown; with it, constant channels (a saturated
+    sigmoid, a dead ReLU) are drawn in the middle colour and listed with their value.
 
     Parameters
     ----------
@@ -98,7 +103,7 @@ class ActivationExplorer(ModelView):
         try:
             a = state.activation(key=key)
         except Exception as err:  # noqa: BLE001 - shown, never raised into the kernel
-            self._show(None, None)
+            self._show_nothing()
             raise ValueError(f"no activations: {err}") from err
         self.set_trait("shape", tuple(int(n) for n in a.shape))
         n_out = state.output_count(key=key)
@@ -107,21 +112,39 @@ class ActivationExplorer(ModelView):
         )
         self._sync_channel_controls(a)
         pic = self._picture(a)
-        title = f"{state.layer}: output {tuple(a.shape)} for input {state.input_index}"
         if pic is None:
-            self.vector.figure.title = title
-            self.vector.show(np.arange(a.size), a.reshape(-1))
-            self.stats.value = stats_html(D.stats(a))
+            self._draw_vector(a)
         else:
-            self.panel.figure.title = title + (
-                f", channel {self.channel}" if self.channel is not None else ""
-            )
-            self.panel.show(pic, self.cmap, caption=self._caption(a), footer=stats_html(D.stats(a)))
-            self.stats.value = ""
+            self._draw_picture(a, pic)
         means = D.channel_means(a)
         if means is not None:
+            what = "feature" if a.ndim == 2 else "channel"  # a sequence's last axis
+            self.channels.figure.title, self.channels.x_axis.label = f"Mean per {what}", what
             self.defer(lambda: self.channels.show(np.arange(means.size), means))
         self._show(pic, means)
+
+    def _draw_vector(self, a: np.ndarray) -> None:
+        title, full = self._title(a, self.vector.title_chars)
+        self.vector.figure.title = title
+        self.vector.show(np.arange(a.size), a.reshape(-1))
+        heading = status_html(full) if title != full else ""  # the title was cut
+        self.stats.value = heading + stats_html(D.stats(a))
+
+    def _draw_picture(self, a: np.ndarray, pic: D.Matrix) -> None:
+        title, full = self._title(a, self.panel.title_chars)
+        self.panel.figure.title = title
+        parts = (full if title != full else "", self._caption(a))  # the title was cut
+        caption = " \u00b7 ".join(t for t in parts if t)
+        self.panel.show(pic, self.cmap, caption=caption, footer=stats_html(D.stats(a)))
+        self.stats.value = ""
+
+    def _title(self, a: np.ndarray, limit: int) -> tuple[str, str]:
+        """The figure's title, cut to ``limit`` characters, and the full one."""
+        shape = f"output {tuple(a.shape)}"
+        channel = f", channel {self.channel}" if self.channel is not None else ""
+        full = f"{shape} for input {self.state.input_index}{channel}"
+        name = self.state.layer
+        return fit_title(name, full, shape + channel, limit=limit), f"{name}: {full}"
 
     def _picture(self, a: np.ndarray):
         if self.channel is not None and a.ndim == 3:
@@ -130,7 +153,7 @@ class ActivationExplorer(ModelView):
 
     def _caption(self, a: np.ndarray) -> str:
         scaled = a.ndim == 3 and self.per_channel and self.channel is None
-        return "(each channel 0..1)" if scaled else ""
+        return "(each channel scaled to 0..1)" if scaled else ""
 
     def _sync_channel_controls(self, a: np.ndarray) -> None:
         """The slider spans the output's channels and shows :attr:`channel` (set only
@@ -149,10 +172,26 @@ class ActivationExplorer(ModelView):
     _controls_show = None
 
     def _show(self, pic, means) -> None:
-        grid = pic is not None and len(self.shape) == 3
-        self.panel.figure.layout.display = None if pic is not None else "none"
-        self.panel.bar.layout.display = None if pic is not None else "none"
-        self.vector.figure.layout.display = "none" if pic is not None else None
-        self.channels.figure.layout.display = None if means is not None else "none"
-        self.controls.layout.display = None if grid else "none"
-        self.scale_box.layout.display = None if self.channel is None else "none"
+        """Show the figures that apply: the channel controls for ``(h, w, c)`` maps,
+        "scale each channel" only while their grid is shown."""
+        maps = pic is not None and len(self.shape) == 3
+        _display(self.panel.figure, pic is not None)
+        _display(self.panel.bar, pic is not None)
+        _display(self.vector.figure, pic is None)
+        _display(self.stats, pic is None)
+        _display(self.channels.figure, means is not None)
+        _display(self.controls, maps)
+        _display(self.scale_box, maps and self.channel is None)
+
+    def _show_nothing(self) -> None:
+        """No activations: hide every figure and control (the message says why)."""
+        self.set_trait("shape", ())
+        self.note.value = self.stats.value = ""
+        widgets = (self.panel.figure, self.panel.bar, self.vector.figure, self.channels.figure)
+        for widget in (*widgets, self.stats, self.controls):
+            _display(widget, False)
+
+
+def _display(widget, shown: bool) -> None:
+    """Show or hide ``widget`` (no message when it already is)."""
+    widget.layout.display = None if shown else "none"
