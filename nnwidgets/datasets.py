@@ -45,3 +45,81 @@ def demo_model(seed: int = 0):
     )
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     return model
+
+
+# -- small made-up data of other kinds (no network), for the "models" notebook --------
+_GOOD = "great good wonderful superb moving fun brilliant loved".split()
+_BAD = "bad boring awful dull poor weak tedious hated".split()
+_PLAIN = "the a film movie plot actor story was and it this very".split()
+#: Id 0 is padding and 1 out-of-vocabulary, as Keras' TextVectorization lists them.
+VOCABULARY = ("", "[UNK]", *_PLAIN, *_GOOD, *_BAD)
+
+
+def reviews(n: int = 400, maxlen: int = 20, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Made-up movie reviews as pre-padded token ids ``(n, maxlen)`` (vocabulary:
+    :data:`VOCABULARY`) and labels (1 positive, 0 negative): a positive review uses
+    more good words than bad ones.
+
+    >>> x, y = reviews(4)
+    >>> x.shape, int(x[0, 0])  # pre-padded with 0
+    ((4, 20), 0)
+    """
+    rng = np.random.default_rng(seed)
+    index = {w: i for i, w in enumerate(VOCABULARY)}
+    x = np.zeros((n, maxlen), "int32")
+    y = rng.integers(0, 2, n)
+    for i in range(n):
+        length = int(rng.integers(6, maxlen + 1))
+        mood, other = (_GOOD, _BAD) if y[i] else (_BAD, _GOOD)
+        words = rng.choice(_PLAIN * 2 + mood * 3 + other, size=length)
+        x[i, maxlen - length :] = [index[w] for w in words]
+    return x, y.astype("int64")
+
+
+def waves(n: int = 300, steps: int = 100, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Noisy time series ``(n, steps, 1)`` of three shapes: 0 sine, 1 square, 2 sawtooth,
+    with random period and phase.
+
+    >>> x, y = waves(6)
+    >>> x.shape, sorted(set(y.tolist())) <= [0, 1, 2]
+    ((6, 100, 1), True)
+    """
+    rng = np.random.default_rng(seed)
+    t = np.arange(steps)
+    y = rng.integers(0, 3, n)
+    period = rng.uniform(15, 40, (n, 1))
+    phase = rng.uniform(0, 1, (n, 1))
+    u = (t / period + phase) % 1.0
+    sine = np.sin(2 * np.pi * u)
+    square = np.where(u < 0.5, 1.0, -1.0)
+    saw = 2 * u - 1
+    x = np.choose(y[:, None], [sine, square, saw]) + rng.normal(0, 0.25, (n, steps))
+    return x[..., None].astype("float32"), y.astype("int64")
+
+
+#: The classes of :func:`shapes`' masks.
+SHAPE_CLASSES = ("background", "disc", "square")
+
+
+def shapes(n: int = 200, size: int = 32, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Images ``(n, size, size, 3)`` of a disc and a square on noise, and their masks
+    ``(n, size, size, 1)`` (0 background, 1 disc, 2 square: :data:`SHAPE_CLASSES`).
+
+    >>> x, m = shapes(2)
+    >>> x.shape, m.shape, sorted(set(m.ravel().tolist()))
+    ((2, 32, 32, 3), (2, 32, 32, 1), [0, 1, 2])
+    """
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:size, 0:size]
+    x = rng.uniform(0, 0.4, (n, size, size, 3))
+    masks = np.zeros((n, size, size), "int64")
+    for i in range(n):
+        r = rng.uniform(size * 0.12, size * 0.22)
+        cy, cx = rng.uniform(r, size - r, 2)
+        side = int(rng.uniform(size * 0.2, size * 0.35))
+        y0, x0 = rng.integers(0, size - side, 2)
+        masks[i, y0 : y0 + side, x0 : x0 + side] = 2
+        masks[i][(yy - cy) ** 2 + (xx - cx) ** 2 <= r**2] = 1
+        x[i][masks[i] == 1] = rng.uniform(0.5, 1, 3)
+        x[i][masks[i] == 2] = rng.uniform(0.5, 1, 3)
+    return x.astype("float32"), masks[..., None]

@@ -21,6 +21,7 @@ TIME_BUDGET = {
     "quickstart.ipynb": 120,
     "convolution.ipynb": 120,
     "training_curves.ipynb": 120,
+    "models.ipynb": 120,
 }
 
 
