@@ -164,7 +164,8 @@
             return true;
           }
           const fig = figures(W)[0];
-          if (!fig || hidden(fig, W) || !heading(fig).startsWith(spec.layer + ": ")) {
+          const cut = W.innerText.includes(spec.layer + ": "); // a cut title leads the footer
+          if (!fig || hidden(fig, W) || !(heading(fig).startsWith(spec.layer + ": ") || cut)) {
             return false;
           }
           const h = href(fig.querySelector("image"));
@@ -173,9 +174,14 @@
         const activationsDone = () => figures(A).some((fig) => {
           if (hidden(fig, A)) return false;
           const h = heading(fig);
-          if (!h.startsWith(spec.layer + ": output ") || !h.endsWith(" for input " + spec.index)) {
-            return false;
-          }
+          const titled = h.startsWith(spec.layer + ": output ") && h.endsWith(" for input " + spec.index);
+          // a long title is cut, and then the whole of it leads the card's caption
+          const text = A.innerText;
+          const cut = new RegExp(
+            "(^|\\s)" + spec.layer.replace(/[.*+?^${}()|[\]\\]/g, "\\$&") +
+            ": output [^\\n]*? for input " + spec.index + "(\\D|$)"
+          ).test(text);
+          if (!titled && !cut) return false;
           const im = fig.querySelector("image");
           if (im) return href(im) !== "" && href(im) !== before.a;
           if (marked.has(fig)) return true;

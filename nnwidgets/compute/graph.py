@@ -262,7 +262,9 @@ class Recorder:
     def _compile(self):
         import keras
 
-        if keras.backend.backend() != "tensorflow":
+        if keras.backend.backend() != "tensorflow" or graph_of(self.model) is None:
+            # a subclassed model runs eagerly: a failed trace of its call() can leave
+            # Keras' name scope pushed, prefixing every variable made afterwards
             return None
         import tensorflow as tf
 

@@ -12,7 +12,7 @@ from traitlets import Enum, Int, TraitError, Unicode, validate
 from ..compute import display as D
 from ..compute.graph import owner_of
 from .base import ModelView
-from .panels import BarPanel, PicturePanel, stats_html
+from .panels import BarPanel, PicturePanel, fit_title, stats_html, status_html
 
 CMAPS = ("rdbu", "viridis", "gray")
 
@@ -133,8 +133,15 @@ class WeightHeatmap(ModelView):
         picture, stats, (centres, counts) = self._computed(info, var)
         self.body.layout.display = self.picker.layout.display = None
         self.message.value = ""
-        self.panel.figure.title = f"{_relative(var.path, info.name)} {stats['shape']}"
+        below = _below(var.path, info.name)
+        full = f"{info.name}: {below} {stats['shape']}"
+        parts = below.split("/")  # fullest first: the whole path, then its end
+        details = [f"{'/'.join(parts[-k:])} {stats['shape']}" for k in range(len(parts), 0, -1)]
+        title = fit_title(info.name, *details, limit=self.panel.title_chars)
+        self.panel.figure.title = title
         footer = stats_html(stats).replace("<div", f'<div title="{html.escape(var.path)}"', 1)
+        if title != full:  # the title was cut: the whole of it leads the footer
+            footer = status_html(full) + footer
         self.panel.show(picture, self.cmap, symmetric=self.cmap == "rdbu", footer=footer)
         self.defer(lambda: self.hist.show(centres, counts))
 
@@ -183,13 +190,3 @@ def _below(path: str, layer: str) -> str:
     'attention/query/kernel'
     """
     return _from_layer(path, layer).partition("/")[2] or path
-
-
-def _relative(path: str, layer: str) -> str:
-    """A title: ``block: attention/query/kernel``.
-
-    >>> _relative("model/block/attention/query/kernel", "block")
-    'block: attention/query/kernel'
-    """
-    head, _, rest = _from_layer(path, layer).partition("/")
-    return f"{layer}: {rest}" if rest else path
