@@ -96,10 +96,15 @@ def layer_table(model, prefix: str = "", depth: int = 0) -> list[LayerInfo]:
     ['d']
     """
     keras = _keras()
+    layers = [la for la in model.layers if not isinstance(la, keras.layers.InputLayer)]
+    return _rows(layers, prefix, depth)
+
+
+def _rows(layers, prefix: str, depth: int) -> list[LayerInfo]:
+    """Rows for ``layers`` and, below each, what it holds."""
+    keras = _keras()
     rows: list[LayerInfo] = []
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.InputLayer):
-            continue
+    for layer in layers:
         name = prefix + layer.name
         rows.append(LayerInfo(name, layer, depth))
         if isinstance(layer, keras.Model):
@@ -119,20 +124,11 @@ def _sublayers(layer, prefix: str, depth: int) -> list[LayerInfo]:
         subs = list(layer._flatten_layers(include_self=False, recursive=False))
     except AttributeError:
         return []
-    keras = _keras()
-    rows: list[LayerInfo] = []
-    for sub in subs:
-        name = prefix + sub.name
-        rows.append(LayerInfo(name, sub, depth))
-        if isinstance(sub, keras.Model):
-            rows.extend(layer_table(sub, prefix=name + "/", depth=depth + 1))
-        else:
-            rows.extend(_sublayers(sub, name + "/", depth + 1))
-    return rows
+    return _rows(subs, prefix, depth)
 
 
 def _is_users(layer) -> bool:
-    return not type(layer).__module__.startswith("keras")
+    return not type(layer).__module__.startswith("keras.")  # (keras_hub blocks are opened)
 
 
 def inside_call(model, name: str) -> str | None:
