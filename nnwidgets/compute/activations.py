@@ -20,12 +20,21 @@ from . import graph as _graph
 #: Bytes of recorded activations kept at most (the newest entry is always kept).
 CACHE_BYTES = 512 * 2**20
 
+#: Weights whose recordings are kept: a click and a background fit's view refresh may
+#: each be drawing with its own.
+KEYS_KEPT = 2
+
 
 class ActivationCache:
     """A byte-bounded LRU of recordings ``(record, output)`` keyed on ``(key, index)``.
 
     ``key`` says which weights the recording was made with (``ModelState.weights_key``):
-    a new key drops every older entry, since they are stale. Thread-safe.
+    recordings of the :data:`KEYS_KEPT` newest keys are kept, older ones are stale.
+
+    Thread-safe, and no thread waits on a forward pass it does not need: the recording
+    pass runs outside the cache's lock, and a thread asking for a recording that another
+    is making waits for that one instead of making it again. :meth:`clear` also drops
+    the recordings being made.
 
     Parameters
     ----------
@@ -40,7 +49,10 @@ class ActivationCache:
         self.max_bytes = max_bytes
         self.hits = self.misses = 0
         self._entries: OrderedDict = OrderedDict()
-        self._lock = threading.RLock()
+        self._keys: list = []  # the keys kept, oldest first
+        self._making: dict = {}  # (key, index) -> Event set once its recording is made
+        self._generation = 0  # bumped by clear(): recordings begun before are not kept
+        self._lock = threading.Lock()  # guards the above; never held while recording
 
     def __contains__(self, key_index) -> bool:
         return key_index in self._entries
@@ -48,6 +60,8 @@ class ActivationCache:
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self._keys.clear()
+            self._generation += 1
 
     def record(self, batch) -> tuple[dict, object]:
         """Run the recording pass on one batch (no caching)."""
@@ -55,32 +69,54 @@ class ActivationCache:
 
     def get(self, inputs, index: int, key) -> tuple[dict, object]:
         """The recording of ``inputs``' sample ``index`` made with weights ``key``."""
-        with self._lock:
-            entry = self._lookup(key, index)
-            if entry is not None:
-                self.hits += 1
-                return entry
-            self.misses += 1
-            return self.put(key, index, *self.record(_data.take(inputs, index)))
-
-    def _lookup(self, key, index: int):
-        if self._entries and next(reversed(self._entries))[0] != key:
-            self._entries.clear()  # the weights changed: older records are stale
-        entry = self._entries.get((key, index))
-        if entry is not None:
-            self._entries.move_to_end((key, index))
-        return None if entry is None else entry[:2]
+        while True:
+            with self._lock:
+                entry = self._entries.get((key, index))
+                if entry is not None:
+                    self.hits += 1
+                    self._entries.move_to_end((key, index))
+                    return entry[:2]
+                made = self._making.get((key, index))
+                if made is None:
+                    self.misses += 1
+                    made = self._making[(key, index)] = threading.Event()
+                    generation = self._generation
+                    break
+            made.wait()  # another thread is making it: take theirs (or make it if it failed)
+        try:
+            record, out = self.record(_data.take(inputs, index))
+            with self._lock:
+                if generation == self._generation:
+                    self._keep(key, index, record, out)
+            return record, out
+        finally:
+            with self._lock:
+                del self._making[(key, index)]
+            made.set()
 
     def put(self, key, index: int, record: dict, out) -> tuple[dict, object]:
         """Keep a recording, dropping the oldest ones beyond :attr:`max_bytes`."""
-        size = sum(math.prod(t.shape) * 4 for v in record.values() for t in _graph.flatten(v))
         with self._lock:
-            self._entries[(key, index)] = (record, out, size)
-            while len(self._entries) > 1 and self.nbytes > self.max_bytes:
-                self._entries.popitem(last=False)
+            self._keep(key, index, record, out)
         return record, out
+
+    def _keep(self, key, index: int, record: dict, out) -> None:
+        size = sum(math.prod(t.shape) * 4 for v in record.values() for t in _graph.flatten(v))
+        if key not in self._keys:
+            self._keys.append(key)
+            while len(self._keys) > KEYS_KEPT:
+                stale = self._keys.pop(0)
+                for key_index in [k for k in self._entries if k[0] == stale]:
+                    del self._entries[key_index]
+        self._entries[(key, index)] = (record, out, size)
+        while len(self._entries) > 1 and self._nbytes() > self.max_bytes:
+            self._entries.popitem(last=False)
+
+    def _nbytes(self) -> int:
+        return sum(entry[2] for entry in self._entries.values())
 
     @property
     def nbytes(self) -> int:
         """Bytes of the recordings held."""
-        return sum(entry[2] for entry in self._entries.values())
+        with self._lock:
+            return self._nbytes()

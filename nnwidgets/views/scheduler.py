@@ -7,6 +7,11 @@ change, calls the subscribed views inside one :meth:`DrawScheduler.drawing` bloc
 - one lock (the state's ``lock``), so that a background ``fit`` refreshing the views
   from its thread and a click handled by the kernel never draw at the same time, nor
   while ``set_data`` swaps the data;
+- the forward pass is not made under that lock: before taking it, a block records the
+  selected input with the weights as they are (when the views drew from a recording
+  the last time this trait changed). A click then never waits for the forward pass of
+  a view refresh on the training thread, nor that refresh for a click's (a change
+  made holding the lock, as ``ModelState.refresh()`` makes it, still records under it);
 - the weights are read once per block (:meth:`DrawScheduler.weights_key`), so one
   click costs at most one forward pass even while the model trains;
 - :meth:`DrawScheduler.defer` queues what can wait (histograms, bar charts) until every
@@ -40,6 +45,8 @@ class DrawScheduler:
         self._key = None
         self._deferred: list = []
         self._subscribers: dict[str, list] = {}
+        self._local = threading.local()  # .depth: drawing blocks open in this thread
+        self._wants: dict = {}  # reason -> whether its views drew from a recording
 
     @classmethod
     def of(cls, state) -> DrawScheduler:
@@ -77,29 +84,70 @@ class DrawScheduler:
         return sum(len(h) for h in self._subscribers.values())
 
     def _dispatch(self, change) -> None:
-        with self.drawing():
+        with self.drawing(reason=change["name"]):
             for handler in list(self._subscribers.get(change["name"], ())):
                 handler(change)
 
     # -- drawing -----------------------------------------------------------
     @contextmanager
-    def drawing(self):
+    def drawing(self, reason=None):
         """Hold this while drawing from the state (re-entrant). Deferred drawings run
-        when the outermost block ends."""
-        with self._lock:
-            outer = self._depth == 0
-            if outer:
-                self._key = None
-            self._depth += 1
-            try:
-                yield
-            finally:
-                self._depth -= 1
-            if outer:
+        when the outermost block ends.
+
+        A thread's outermost block first records the selected input, outside the lock,
+        if the views drew from a recording the last time a block had this ``reason``
+        (the name of the trait that changed); the block then draws with those weights.
+        """
+        depth = getattr(self._local, "depth", 0)
+        self._local.depth = depth + 1  # (a status drawn while preparing prepares nothing)
+        try:
+            prepared = self._prepare(reason) if depth == 0 else None
+            with self._lock:
+                outer = self._depth == 0
+                if outer:
+                    self._key = self._prepared_key(prepared)
+                    asked = self._recordings_asked()
+                self._depth += 1
                 try:
-                    self._run_deferred()
+                    yield
                 finally:
-                    self._key = None
+                    self._depth -= 1
+                if outer:
+                    try:
+                        self._run_deferred()
+                    finally:
+                        self._key = None
+                        self._wants[reason] = self._recordings_asked() > asked
+        finally:
+            self._local.depth = depth
+
+    def _prepare(self, reason):
+        """Record the selected input with the weights as they are now (outside the lock);
+        return what was recorded, ``(key, index, inputs)``, or None."""
+        state = self._state()
+        if state is None or state.inputs is None or not self._wants.get(reason, True):
+            return None
+        key = state.weights_key()  # before the inputs: set_data bumps the key after
+        inputs, index = state.inputs, state.input_index
+        try:
+            state.predictions(index, key)  # the recording (the state says it computes)
+        except Exception:  # noqa: BLE001 - the views' own draws show what is wrong
+            return None
+        return key, index, inputs
+
+    def _prepared_key(self, prepared):
+        """The key to draw with: the prepared one, while its recording is kept and the
+        data it was made from is still the state's (else None: read in the block)."""
+        if prepared is None:
+            return None
+        key, index, inputs = prepared
+        state = self._state()
+        kept = (key, index) in state.activations
+        return key if kept and state.inputs is inputs and state.input_index == index else None
+
+    def _recordings_asked(self) -> int:
+        cache = self._state().activations
+        return cache.hits + cache.misses
 
     def defer(self, draw) -> None:
         """Run ``draw`` once every view has handled the current change (now, outside
@@ -117,7 +165,8 @@ class DrawScheduler:
                 draw()
 
     def weights_key(self):
-        """The state's ``weights_key()``, read once per :meth:`drawing` block."""
+        """The state's ``weights_key()``, read once per :meth:`drawing` block (before
+        it, when the block began by recording the selected input)."""
         with self._lock:
             if self._depth and self._key is not None:
                 return self._key
