@@ -305,10 +305,12 @@ class ModelState(HasTraits):
 
     # -- weights -----------------------------------------------------------
     def refresh(self) -> None:
-        """Say that the weights changed (e.g. after an epoch): views redraw."""
-        with self.lock:
-            self.activations.clear()
-            self._bump()
+        """Say that the weights changed (e.g. after an epoch): views redraw.
+
+        The lock is not held while they do (a background ``fit`` calls this from its
+        thread, and a click meanwhile must not wait for its forward pass); recordings
+        of older weights go stale with the new :meth:`weights_key`."""
+        self._bump()
 
     def weights_key(self) -> tuple[int, int]:
         """``(version, optimizer steps)``: changes when :meth:`refresh` is called or when

@@ -65,7 +65,7 @@ class Probe:
 
 
 class ViewRefresh(Probe):
-    """Redraws a state's views with the new weights (as ``state.refresh()`` does).
+    """Redraws a state's views with the new weights (``state.refresh()``).
 
     In a foreground ``fit`` at epoch ends; in a background run, whose views are what a
     person watches, at batch ends too (at most every ``session.interval`` seconds),
@@ -91,11 +91,6 @@ class ViewRefresh(Probe):
         return session.interval
 
     def record(self, session, event: str):
-        # what ``state.refresh()`` says, without holding the state's lock while the
-        # views redraw: their scheduler records the new activations before taking it,
-        # so a click meanwhile waits for no forward pass of this thread's (the
-        # recordings of older weights are dropped by the cache as newer ones come)
-        state = self.state
-        state.set_trait("version", state.version + 1)
+        self.state.refresh()  # (holds no lock across the redraw: see ModelState.refresh)
         self.count += 1
         return 0.0 if session.steerable and self.count == 1 else None
