@@ -60,7 +60,7 @@ class ActivationExplorer(ModelView):
         )
         self.channel_slider.style.description_width = "56px"
         self.channel_slider.add_class("nnw-channel")
-        self.all_box.layout.width = self.scale_box.layout.width = "140px"
+        self.all_box.layout.width, self.scale_box.layout.width = "120px", "170px"
         W.link((self, "per_channel"), (self.scale_box, "value"))
         self.all_box.observe(self._on_channel_controls, names="value")
         self.channel_slider.observe(self._on_channel_controls, names="value")

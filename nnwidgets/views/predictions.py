@@ -42,7 +42,12 @@ class ClassesPanel:
             fig_margin={"top": 6, "bottom": 36, "left": 110, "right": 12},
             layout=W.Layout(width="360px", height="150px"),
         )
-        self.widget = self.figure
+        self.key = W.HTML(
+            '<div style="font-size:11px;opacity:.8">'
+            f'<span style="color:{BLUE}">\u25a0</span> probability \u00b7 '
+            f'<span style="color:{ORANGE}">\u25a0</span> the label</div>'
+        )
+        self.widget = W.VBox([self.figure, self.key])
         #: the names and probabilities drawn, largest first
         self.names: list[str] = []
         self.values = np.zeros(0)
@@ -83,7 +88,13 @@ class MultilabelPanel:
             fig_margin={"top": 6, "bottom": 60, "left": 40, "right": 10},
             layout=W.Layout(width="360px", height="190px"),
         )
-        self.widget = self.figure
+        self.key = W.HTML(
+            '<div style="font-size:11px;opacity:.8">'
+            f'<span style="color:{BLUE}">\u25a0</span> probability \u00b7 '
+            f'<span style="color:{ORANGE}">\u25a0</span> in the label \u00b7 '
+            '<span style="color:#d0021b">- -</span> threshold</div>'
+        )
+        self.widget = W.VBox([self.figure, self.key])
         self.names: list[str] = []
         self.values = np.zeros(0)
         self.predicted: list[str] = []
