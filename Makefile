@@ -41,7 +41,7 @@ $(VENV)/.bench-installed: pyproject.toml | $(VENV)/bin/python
 bench: $(VENV)/.bench-installed browser-deps
 	$(PY) benchmarks/bench_switch.py
 	$(PY) benchmarks/bench_training.py
-	$(PY) benchmarks/bench_background_click.py
+	$(PY) -m benchmarks.bench_background_click
 	$(PY) -m benchmarks.bench_zoo
 	$(PY) -m benchmarks.bench_browser
 

@@ -24,38 +24,6 @@ FULL = {"side": 180, "samples": 64, "idle_clicks": 16, "busy_clicks": 60, "pause
 QUICK = {"side": 96, "samples": 32, "idle_clicks": 8, "busy_clicks": 16, "pause": 0.3}
 
 
-def make_model(input_shape, num_classes: int = 2):
-    """keras-io's ``make_model`` (examples/vision/image_classification_from_scratch.py)."""
-    import keras
-    from keras import layers
-
-    inputs = keras.Input(shape=input_shape)
-    x = layers.Rescaling(1.0 / 255)(inputs)
-    x = layers.Conv2D(128, 3, strides=2, padding="same")(x)
-    x = layers.BatchNormalization()(x)
-    x = layers.Activation("relu")(x)
-    previous_block_activation = x
-    for size in (256, 512, 728):
-        x = layers.Activation("relu")(x)
-        x = layers.SeparableConv2D(size, 3, padding="same")(x)
-        x = layers.BatchNormalization()(x)
-        x = layers.Activation("relu")(x)
-        x = layers.SeparableConv2D(size, 3, padding="same")(x)
-        x = layers.BatchNormalization()(x)
-        x = layers.MaxPooling2D(3, strides=2, padding="same")(x)
-        residual = layers.Conv2D(size, 1, strides=2, padding="same")(previous_block_activation)
-        x = layers.add([x, residual])
-        previous_block_activation = x
-    x = layers.SeparableConv2D(1024, 3, padding="same")(x)
-    x = layers.BatchNormalization()(x)
-    x = layers.Activation("relu")(x)
-    x = layers.GlobalAveragePooling2D()(x)
-    units = 1 if num_classes == 2 else num_classes
-    x = layers.Dropout(0.25)(x)
-    outputs = layers.Dense(units, activation=None)(x)
-    return keras.Model(inputs, outputs)
-
-
 def _click(state, i: int) -> tuple[str, float]:
     """Click ``i``: a layer switch when even, an input switch when odd; milliseconds."""
     t = time.perf_counter()
@@ -110,12 +78,13 @@ def bench(side: int, samples: int, idle_clicks: int, busy_clicks: int, pause: fl
 
     import nnwidgets as nw
     from nnwidgets.testing import wait_for
+    from tests.zoo import xception_model
 
     keras.utils.set_random_seed(0)
-    model = make_model((side, side, 3))
+    model = xception_model((side, side, 3))
     model.compile(
         optimizer=keras.optimizers.Adam(3e-4),
-        loss=keras.losses.BinaryCrossentropy(from_logits=True),
+        loss=keras.losses.BinaryCrossentropy(),
         metrics=[keras.metrics.BinaryAccuracy(name="acc")],
     )
     rng = np.random.default_rng(0)

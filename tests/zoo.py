@@ -661,9 +661,9 @@ def _application(name: str):
 
 
 # -- 15. Image classification from scratch (Xception-like) ----------------------
-def _xception_like(rng) -> Case:
-    # The example's widths, at its 180 x 180: a real model for the benchmarks.
-    input_shape = (180, 180, 3)
+def xception_model(input_shape=(180, 180, 3)) -> keras.Model:
+    """keras-io's "Image classification from scratch" ``make_model`` (its widths; two
+    classes as one sigmoid unit, the example's first version), not compiled."""
     inputs = keras.Input(shape=input_shape)
     # Entry block
     x = layers.Rescaling(1.0 / 255)(inputs)
@@ -690,7 +690,13 @@ def _xception_like(rng) -> Case:
     # Two classes: one sigmoid unit (the example's first version; it now emits a logit).
     x = layers.Dropout(0.5)(x)
     outputs = layers.Dense(1, activation="sigmoid")(x)
-    model = keras.Model(inputs, outputs)
+    return keras.Model(inputs, outputs)
+
+
+def _xception_like(rng) -> Case:
+    # The example's widths, at its 180 x 180: a real model for the benchmarks.
+    input_shape = (180, 180, 3)
+    model = xception_model(input_shape)
     model.compile(
         optimizer=keras.optimizers.Adam(1e-3), loss="binary_crossentropy", metrics=["accuracy"]
     )
