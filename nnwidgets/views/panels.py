@@ -333,7 +333,8 @@ def value_range(y: np.ndarray) -> tuple[float, float]:
 
 
 def status_html(text: str, error: bool = False, busy: bool = False) -> str:
-    color = "#d0021b" if error else "#e08a00" if busy else "inherit"
+    # (#b35900 reads at 4.9:1 on white and above 3:1 on a dark theme)
+    color = "#d0021b" if error else "#b35900" if busy else "inherit"
     return f'<div style="font-size:12px;color:{color}">{html.escape(text)}</div>'
 
 

@@ -44,8 +44,7 @@ class ClassesPanel:
         )
         self.key = W.HTML(
             '<div style="font-size:11px;opacity:.8">'
-            f'<span style="color:{BLUE}">\u25a0</span> probability \u00b7 '
-            f'<span style="color:{ORANGE}">\u25a0</span> the label</div>'
+            f"{_swatch(BLUE)} probability \u00b7 {_swatch(ORANGE)} the label</div>"
         )
         self.widget = W.VBox([self.figure, self.key])
         #: the names and probabilities drawn, largest first
@@ -90,8 +89,7 @@ class MultilabelPanel:
         )
         self.key = W.HTML(
             '<div style="font-size:11px;opacity:.8">'
-            f'<span style="color:{BLUE}">\u25a0</span> probability \u00b7 '
-            f'<span style="color:{ORANGE}">\u25a0</span> in the label \u00b7 '
+            f"{_swatch(BLUE)} probability \u00b7 {_swatch(ORANGE)} in the label \u00b7 "
             '<span style="color:#d0021b">- -</span> threshold</div>'
         )
         self.widget = W.VBox([self.figure, self.key])
@@ -325,6 +323,14 @@ class PredictionView(ModelView):
 class _Panel:
     def __init__(self, kind: str, title: W.HTML, draw):
         self.kind, self.title, self.draw = kind, title, draw
+
+
+def _swatch(color: str) -> str:
+    """A small box of colour for a key (a box, not a glyph: no text to read)."""
+    return (
+        f'<span style="display:inline-block;width:9px;height:9px;background:{color};'
+        'margin-right:3px"></span>'
+    )
 
 
 def _title_html(name: str, kind: str, text: str) -> str:
