@@ -250,8 +250,7 @@ class ModelState(HasTraits):
             self._label_names(out) if out is not None else _kinds.output_names(model),
             "output_kinds",
         )
-        tensors = _kinds._safe_outputs(model) or []
-        self._activations = tuple(_kinds.last_activation(t) for t in tensors)
+        self._activations = _kinds.output_activations(model)
         self.set_trait("input_kinds", ins)
         self.set_trait("output_kinds", outs)
 

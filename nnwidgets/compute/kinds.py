@@ -296,6 +296,11 @@ def last_activation(tensor) -> str:
     return name.lower()
 
 
+def output_activations(model) -> tuple[str, ...]:
+    """The last activation of each output ('' where unknown)."""
+    return tuple(last_activation(t) for t in _safe_outputs(model) or [])
+
+
 def output_losses(model) -> list[str]:
     """The compiled loss of each output as lower-case text (class name, function name,
     ``from_logits`` noted), '' where unknown."""

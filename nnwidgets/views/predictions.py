@@ -42,11 +42,7 @@ class ClassesPanel:
             fig_margin={"top": 6, "bottom": 36, "left": 110, "right": 12},
             layout=W.Layout(width="360px", height="150px"),
         )
-        self.key = W.HTML(
-            '<div style="font-size:11px;opacity:.8">'
-            f"{_swatch(BLUE)} probability \u00b7 {_swatch(ORANGE)} the label</div>"
-        )
-        self.widget = W.VBox([self.figure, self.key])
+        self.key, self.widget = _keyed(self.figure, "the label")
         #: the names and probabilities drawn, largest first
         self.names: list[str] = []
         self.values = np.zeros(0)
@@ -87,12 +83,8 @@ class MultilabelPanel:
             fig_margin={"top": 6, "bottom": 60, "left": 40, "right": 10},
             layout=W.Layout(width="360px", height="190px"),
         )
-        self.key = W.HTML(
-            '<div style="font-size:11px;opacity:.8">'
-            f"{_swatch(BLUE)} probability \u00b7 {_swatch(ORANGE)} in the label \u00b7 "
-            '<span style="color:#d0021b">- -</span> threshold</div>'
-        )
-        self.widget = W.VBox([self.figure, self.key])
+        threshold = ' \u00b7 <span style="color:#d0021b">- -</span> threshold'
+        self.key, self.widget = _keyed(self.figure, "in the label" + threshold)
         self.names: list[str] = []
         self.values = np.zeros(0)
         self.predicted: list[str] = []
@@ -323,6 +315,15 @@ class PredictionView(ModelView):
 class _Panel:
     def __init__(self, kind: str, title: W.HTML, draw):
         self.kind, self.title, self.draw = kind, title, draw
+
+
+def _keyed(figure, label: str) -> tuple[W.HTML, W.VBox]:
+    """A key under bars (blue: probability, orange: ``label``) and the box of both."""
+    key = W.HTML(
+        '<div style="font-size:11px;opacity:.8">'
+        f"{_swatch(BLUE)} probability \u00b7 {_swatch(ORANGE)} {label}</div>"
+    )
+    return key, W.VBox([figure, key])
 
 
 def _swatch(color: str) -> str:
