@@ -1,10 +1,11 @@
 # make demo: serve the dashboard with Voila.  make test: the whole suite.
+# make serve: the dashboard for a class (notebooks/voila.json: a pool of preheated kernels).
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 
-.PHONY: demo test lint bench browser-deps clean
+.PHONY: demo serve demo-model test lint bench browser-deps clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,8 +19,21 @@ $(VENV)/.test-installed: pyproject.toml | $(VENV)/bin/python
 	$(PY) -m pip install -q -e ".[test]"
 	touch $@ $(VENV)/.demo-installed
 
-demo: $(VENV)/.demo-installed
-	$(VENV)/bin/voila notebooks/dashboard.ipynb --no-browser --Voila.ip=0.0.0.0 --port=8866
+# Voila reads voila.json from its working folder: run it from notebooks/.
+VOILA := cd notebooks && $(abspath $(VENV))/bin/voila dashboard.ipynb --no-browser --Voila.ip=0.0.0.0 --port=8866
+
+# The trained demo model, made once so that no viewer's kernel trains it.
+demo-model: $(VENV)/.demo-installed
+	$(PY) -m nnwidgets.datasets
+
+# One viewer: one preheated kernel, and training starts as the page opens.
+demo: demo-model
+	export NNW_DASHBOARD_AUTOTRAIN=1 && $(VOILA) \
+		'--VoilaKernelManager.kernel_pools_config={"dashboard.ipynb": {"pool_size": 1}}'
+
+# A class: voila.json as it is (training starts with each viewer's button).
+serve: demo-model
+	$(VOILA)
 
 # Debian's chromium for the browser tests (Playwright cannot download a browser here).
 browser-deps:

@@ -1,6 +1,13 @@
-"""Bundled data and a small demo model, so that every notebook runs with no network."""
+"""Bundled data and a small demo model, so that every notebook runs with no network.
+
+Run ``python -m nnwidgets.datasets`` to train and save the demo model once (see
+:func:`trained_demo_model`), e.g. when building a server image.
+"""
 
 from __future__ import annotations
+
+import os
+from pathlib import Path
 
 import numpy as np
 
@@ -13,12 +20,25 @@ def load_digits(n: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     >>> x.shape, y.shape
     ((10, 8, 8, 1), (10,))
     """
-    from sklearn.datasets import load_digits as _load
+    table = _digits_table()
+    x = (table[:, :-1].reshape(-1, 8, 8, 1) / 16.0).astype("float32")
+    y = table[:, -1].astype("int64")
+    return (x[:n], y[:n]) if n else (x, y)
+
+
+def _digits_table() -> np.ndarray:
+    """scikit-learn's digits file read with numpy: importing ``sklearn.datasets`` (and
+    SciPy with it) costs a dashboard kernel about 2 s and 80 MB."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("sklearn")
+    path = Path(spec.submodule_search_locations[0], "datasets", "data", "digits.csv.gz")
+    if path.exists():
+        return np.loadtxt(path, delimiter=",")
+    from sklearn.datasets import load_digits as _load  # pragma: no cover (a moved file)
 
     bunch = _load()
-    x = (bunch.images / 16.0).astype("float32")[..., None]
-    y = bunch.target.astype("int64")
-    return (x[:n], y[:n]) if n else (x, y)
+    return np.column_stack([bunch.data, bunch.target])
 
 
 def demo_model(seed: int = 0):
@@ -45,6 +65,96 @@ def demo_model(seed: int = 0):
     )
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     return model
+
+
+#: How the saved demo model is trained: the dashboard's split and epochs.
+DEMO_TRAINING = {"train": 1500, "epochs": 15, "validation_split": 0.2}
+
+
+def cache_dir() -> Path:
+    """Where the trained demo model is kept: ``$NNW_CACHE_DIR``, else
+    ``~/.cache/nnwidgets``."""
+    return Path(os.environ.get("NNW_CACHE_DIR") or Path.home() / ".cache" / "nnwidgets")
+
+
+def demo_model_path(seed: int = 0) -> Path:
+    """The file of the trained demo model (one per Keras version and seed).
+
+    >>> demo_model_path().suffix
+    '.keras'
+    """
+    import keras
+
+    return cache_dir() / f"digits_cnn-seed{seed}-keras{keras.__version__}.keras"
+
+
+def trained_demo_model(seed: int = 0, path=None):
+    """The demo CNN trained on the first 1,500 digits, loaded from a ``.keras`` file with
+    Keras' ``safe_mode`` on; the file is made on first use (about 10 s of training, one
+    process at a time: others wait for it) or ahead by ``python -m nnwidgets.datasets``.
+
+    A dashboard kernel then loads a model in about 0.1 s instead of training it, so that
+    many viewers can open the page at once.
+
+    Parameters
+    ----------
+    seed : int
+        The seed of :func:`demo_model` and of its training.
+    path : str or Path, optional
+        The file (default :func:`demo_model_path`).
+
+    >>> model = trained_demo_model()  # doctest: +SKIP
+    """
+    import keras
+
+    path = Path(path) if path is not None else demo_model_path(seed)
+    if not path.exists():
+        _save_trained(seed, path)
+    return keras.saving.load_model(path, safe_mode=True)
+
+
+def _save_trained(seed: int, path: Path) -> None:
+    """Train the demo model and write it to ``path`` atomically, under a file lock so
+    that kernels starting together train it once."""
+    import fcntl
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(path.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if path.exists():
+            return  # another process made it while this one waited
+        model = demo_model(seed)
+        x, y = load_digits(DEMO_TRAINING["train"])
+        model.fit(
+            x,
+            y,
+            epochs=DEMO_TRAINING["epochs"],
+            validation_split=DEMO_TRAINING["validation_split"],
+            verbose=0,
+        )
+        partial = path.with_name(f".{path.name}.{os.getpid()}.keras")
+        model.save(partial)
+        os.replace(partial, path)
+
+
+def restart(model, seed: int = 0) -> None:
+    """Set the demo model back to where training starts: the weights :func:`demo_model`
+    draws with ``seed``, and a fresh optimizer (its moments and step count at zero).
+
+    >>> model = demo_model()
+    >>> first = model.get_weights()[0].copy()
+    >>> _ = model.layers[0].kernel.assign(np.zeros_like(first))
+    >>> restart(model)
+    >>> bool(np.array_equal(model.get_weights()[0], first))
+    True
+    """
+    fresh = demo_model(seed)
+    model.set_weights(fresh.get_weights())
+    for variable in model.optimizer.variables:
+        if variable.path.endswith("learning_rate"):
+            variable.assign(float(fresh.optimizer.learning_rate))
+        else:
+            variable.assign(np.zeros(variable.shape, dtype=variable.dtype))
 
 
 # -- small made-up data of other kinds (no network), for the "models" notebook --------
@@ -123,3 +233,9 @@ def shapes(n: int = 200, size: int = 32, seed: int = 0) -> tuple[np.ndarray, np.
         x[i][masks[i] == 1] = rng.uniform(0.5, 1, 3)
         x[i][masks[i] == 2] = rng.uniform(0.5, 1, 3)
     return x.astype("float32"), masks[..., None]
+
+
+if __name__ == "__main__":  # python -m nnwidgets.datasets: make the demo model ahead
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    trained_demo_model()
+    print(f"demo model ready: {demo_model_path()}")

@@ -5,6 +5,10 @@ from __future__ import annotations
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# The trained demo model is made once per checkout (servers the tests start inherit this).
+os.environ.setdefault(
+    "NNW_CACHE_DIR", os.path.join(os.path.dirname(__file__), "artifacts", "cache")
+)
 
 import numpy as np
 import pytest

@@ -29,7 +29,8 @@ DASHBOARD = ROOT / "notebooks" / "dashboard.ipynb"
 PAGE_TIMEOUT_MS = 180_000
 # Train long enough that the page is seen while training, on a slow machine too.
 EPOCHS = 40
-ENV = {**kernel_env(), "NNW_DASHBOARD_EPOCHS": str(EPOCHS)}
+# As `make demo` serves it: training starts as the page opens.
+ENV = {**kernel_env(), "NNW_DASHBOARD_EPOCHS": str(EPOCHS), "NNW_DASHBOARD_AUTOTRAIN": "1"}
 
 
 @pytest.fixture(scope="session")

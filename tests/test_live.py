@@ -247,3 +247,65 @@ def test_smoothing_is_tensorboards(weight):
     values = rng.normal(size=300).cumsum()
     values[[5, 50, 51]] = [np.nan, np.inf, np.nan]
     np.testing.assert_allclose(ema(values, weight), tensorboard_smoothing(values, weight))
+
+
+def test_a_start_button_offered_to_the_viewer(data):
+    """offer_training shows a button; a click starts the run, the button waits while it
+    trains and comes back when it ends; an error from the start is shown, not raised."""
+    x, y = data
+    model = nw.datasets.demo_model()
+    plot = nw.LiveTrainingPlot(interval=0.0)
+    button = plot.controls.start
+    assert button.layout.display == "none"  # nothing offered: no button
+    assert "fit_in_background" in plot.status.value
+
+    runs = []
+
+    def start():
+        runs.append(plot.fit_in_background(model, x[:200], y[:200], epochs=2, batch_size=50))
+        return runs[-1]
+
+    assert plot.offer_training(start, "Train from scratch") is button
+    assert button.layout.display is None and not button.disabled
+    assert "press \u201cTrain from scratch\u201d" in plot.status.value  # no code to type
+    button.click()
+    assert len(runs) == 1 and button.disabled  # one run at a time
+    button.click()
+    assert len(runs) == 1
+    assert runs[0].join(60)
+    wait_for(lambda: not button.disabled)
+    assert plot.store.runs() == [1] and len(plot.store.series("batch/loss")[0]) >= 2
+
+    def broken():
+        raise ValueError("no data today")
+
+    plot.offer_training(broken, "Train")
+    button.click()
+    assert "no data today" in plot.controls.message.value and not button.disabled
+    with pytest.raises(TypeError, match="callable"):
+        plot.offer_training("fit")
+
+
+def test_the_trained_demo_model_is_made_once_and_restarted(tmp_path, monkeypatch):
+    """The dashboard's model: trained and saved on first use, loaded (safe_mode) after;
+    restart() gives back demo_model's untrained weights and a fresh optimizer."""
+    x, y = nw.datasets.load_digits()
+    monkeypatch.setenv("NNW_CACHE_DIR", str(tmp_path))
+    path = nw.datasets.demo_model_path()
+    assert path.parent == tmp_path and not path.exists()
+    model = nw.datasets.trained_demo_model()
+    assert path.exists()
+    stamp = path.stat().st_mtime_ns
+    again = nw.datasets.trained_demo_model()  # loaded, not trained again
+    assert path.stat().st_mtime_ns == stamp
+    for a, b in zip(model.get_weights(), again.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    accuracy = float(np.mean(np.argmax(again.predict(x[1500:], verbose=0), 1) == y[1500:]))
+    assert accuracy > 0.8, accuracy  # held-out digits: it was trained
+
+    untrained = nw.datasets.demo_model()
+    nw.datasets.restart(again)
+    for a, b in zip(again.get_weights(), untrained.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert int(again.optimizer.iterations.numpy()) == 0
+    assert float(again.optimizer.learning_rate.numpy()) == pytest.approx(1e-3)

@@ -20,6 +20,9 @@ class TrainingControls(W.VBox):
     """
 
     def __init__(self, **kwargs):
+        # Shown by LiveTrainingPlot.offer_training: a run the viewer starts.
+        self.start = W.Button(description="Train", icon="play", layout=W.Layout(display="none"))
+        self.start.add_class("nnw-start")
         self.stop = W.Button(description="Stop", icon="stop", disabled=True)
         self.pause = W.ToggleButton(description="Pause", icon="pause", disabled=True)
         self.lr = W.FloatText(
@@ -51,7 +54,9 @@ class TrainingControls(W.VBox):
         self.stop.add_class("nnw-stop")
         self.pause.add_class("nnw-pause")
         self.stop.tooltip = self.pause.tooltip = FOREGROUND_NOTE
-        row1 = W.HBox([self.stop, self.pause, self.lr], layout=W.Layout(flex_flow="row wrap"))
+        row1 = W.HBox(
+            [self.start, self.stop, self.pause, self.lr], layout=W.Layout(flex_flow="row wrap")
+        )
         row2 = W.HBox(
             [self.smoothing, self.log_y, self.x_axis],
             layout=W.Layout(flex_flow="row wrap", align_items="center"),
@@ -62,6 +67,7 @@ class TrainingControls(W.VBox):
         """Enable the controls for ``job`` (a live BackgroundFit), or disable them."""
         alive = job is not None and job.running
         with self.hold_sync():
+            self.start.disabled = alive
             self.stop.disabled = self.pause.disabled = not alive
             self.lr.disabled = not alive or not job.lr_settable
             if not alive:

@@ -119,6 +119,44 @@ class LiveTrainingPlot(View):
         """
         return self.session.fit_in_background(model, *args, **kwargs)
 
+    def offer_training(self, start, description: str = "Train") -> W.Button:
+        """Show a button that starts a run: a click calls ``start()``, which should
+        start a background fit drawn here (e.g. return ``plot.fit_in_background(...)``).
+        The button is disabled while a background run goes on; an error ``start``
+        raises is shown under the controls. Returns the button.
+
+        A published dashboard offers training this way rather than training on open,
+        so that a kernel does no training until its viewer asks for it.
+
+        >>> plot.offer_training(lambda: plot.fit_in_background(model, x, y, epochs=5))  # doctest: +SKIP
+        """
+        if not callable(start):
+            raise TypeError(f"start must be callable, got {type(start).__name__}")
+        self._start = start
+        button = self.controls.start
+        with button.hold_sync():
+            button.description = str(description)
+            button.tooltip = f"{description}: a run drawn here, in the background"
+            button.disabled = self.session.steerable
+            button.layout.display = None
+        if self.session.phase == "waiting":
+            self.status.value = status_html(self._waiting())
+        return button
+
+    _start = None  # what the start button calls
+
+    def _on_start(self, _button) -> None:
+        if self._start is None or self.session.steerable:
+            return
+        self.controls.start.disabled = True
+        self.controls.say("")
+        try:
+            self._start()
+        except Exception as err:  # shown, never raised into the comm handler
+            self.controls.say(f"could not start: {type(err).__name__}: {err}", error=True)
+        if not self.session.steerable:  # nothing runs: the viewer may try again
+            self.controls.start.disabled = False
+
     def close(self) -> None:
         """Stop drawing the session, and stop refreshing the state's views."""
         if self.refresh_probe is not None:
@@ -131,6 +169,7 @@ class LiveTrainingPlot(View):
         self.controls = TrainingControls()
         for trait in ("smoothing", "log_y", "x_axis"):
             W.link((self, trait), (getattr(self.controls, trait), "value"))
+        self.controls.start.on_click(self._on_start)
         self.controls.stop.on_click(self._on_stop)
         self.controls.pause.observe(self._on_pause, names="value")
         self.controls.lr.observe(self._on_lr, names="value")
@@ -140,6 +179,8 @@ class LiveTrainingPlot(View):
         return (self.status, self.controls, self.legend, self.row, self.message)
 
     def _waiting(self) -> str:
+        if self._start is not None:  # a viewer (Voila) cannot type code: point at the button
+            return f"waiting for training: press \u201c{self.controls.start.description}\u201d"
         return (
             f"waiting for training: model.fit(..., callbacks=[{self.name}.callback]) "
             f"or {self.name}.fit_in_background(model, x, y, ...)"
