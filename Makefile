@@ -58,6 +58,7 @@ bench: $(VENV)/.bench-installed browser-deps
 	$(PY) -m benchmarks.bench_background_click
 	$(PY) -m benchmarks.bench_zoo
 	$(PY) -m benchmarks.bench_browser
+	$(PY) -m benchmarks.bench_viewers
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info tests/artifacts
