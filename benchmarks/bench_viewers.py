@@ -150,24 +150,25 @@ def memory(pid: int) -> dict[str, int]:
     return out
 
 
-def other_kernels(ours: set[int]) -> int:
+def other_kernels(server_pid: int) -> int:
     """Kernels on this machine not started by this server (another Voila, a test run)."""
+    ours = set(kernels_of(server_pid))
     return sum(1 for pid in _processes() if pid not in ours and _alive(pid) and _is_kernel(pid))
 
 
 class Noise(threading.Thread):
     """Samples, every 2 s, the 1-min load and the other servers' kernels."""
 
-    def __init__(self, ours: set[int]):
+    def __init__(self, server_pid: int):
         super().__init__(daemon=True)
-        self.ours, self.load_max, self.others_max = ours, 0.0, 0
+        self.server_pid, self.load_max, self.others_max = server_pid, 0.0, 0
         self.done = threading.Event()
 
     def run(self) -> None:
         while not self.done.wait(2.0):
             load = (_read("/proc/loadavg") or "0").split()[0]
             self.load_max = max(self.load_max, float(load))
-            self.others_max = max(self.others_max, other_kernels(self.ours))
+            self.others_max = max(self.others_max, other_kernels(self.server_pid))
 
 
 def log_warnings(path: Path) -> dict[str, int]:
@@ -463,7 +464,7 @@ def run_one(args, n: int) -> dict:
         seen |= set(kernels_of(proc.pid))
         result["kernels_before_pages"] = len(seen)
         result["loadavg_before_pages"] = (_read("/proc/loadavg") or "").split()[:3]
-        result["other_kernels"] = other_kernels(seen)
+        result["other_kernels"] = other_kernels(proc.pid)
         print(
             f"  load {' '.join(result['loadavg_before_pages'])}; "
             f"{result['other_kernels']} other kernel(s) on the machine",
@@ -485,7 +486,7 @@ def run_one(args, n: int) -> dict:
                 "mem_available_drop": available_before - mem_available(),
             }
 
-        noise = Noise(seen)
+        noise = Noise(proc.pid)
         noise.start()
         try:
             records, measured = asyncio.run(
@@ -554,16 +555,21 @@ def table(results: list[dict]) -> str:
 
 
 def failures(results: list[dict]) -> list[str]:
+    """The failed pages (alike ones together) and the server's warnings, per N."""
     out = []
     for r in results:
         if "server_error" in r:
             out.append(f"{r['viewers']} viewers: server: {r['server_error'].splitlines()[0]}")
+        alike: dict[tuple, list[int]] = {}
         for i, p in enumerate(r.get("pages", [])):
             if p["failure"]:
-                text = f" — text: {p['text']!r}" if p["text"] else ""
-                if p.get("tail") and p["tail"] != p["text"]:
-                    text += f"; ends: {p['tail']!r}"
-                out.append(f"{r['viewers']} viewers, page {i + 1}: {p['failure']}{text}")
+                alike.setdefault((p["failure"], p["text"], p.get("tail")), []).append(i + 1)
+        for (failure, text, tail), pages in alike.items():
+            shown = f" — text: {text!r}" if text else ""
+            if tail and tail != text:
+                shown += f"; ends: {tail!r}"
+            which = f"page {pages[0]}" if len(pages) == 1 else f"pages {pages}"
+            out.append(f"{r['viewers']} viewers, {which}: {failure}{shown}")
         for line, count in r.get("log_warnings", {}).items():
             out.append(f"{r['viewers']} viewers, Voila's log: {count} × {line}")
     return out
