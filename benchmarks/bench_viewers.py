@@ -1,7 +1,7 @@
 """A class opens the dashboard at once: N Chromium pages on one Voila server.
 
-For each N, a fresh Voila serves the notebook; once it is ready (and its preheated
-kernel pool, if voila.json asks for one, is filled), N pages open it concurrently. Per
+For each N, a fresh Voila serves the notebook; once it is ready (its preheated kernel
+pool, if voila.json asks for one, filled and idle), N pages open it concurrently. Per
 page: seconds from the start of its navigation to its first drawn figure, or why it
 failed. Then the memory of the server's kernels (PSS: shared pages divided among the
 processes that share them) and of the server itself. Voila logs and results.jsonl go to
