@@ -46,10 +46,13 @@ class ClassroomKernelManager(AsyncMappingKernelManager):
     full_message : str
         The message, with ``{limit}`` standing for ``max_kernels``.
     pool_start_gap : float
-        Seconds between the starts of two preheated kernels (each imports TensorFlow
-        and runs the notebook: about 10 s of CPU). After a class arrives together, Voila
-        refills its pool at once; spread out, the refill leaves most of the CPU to the
-        viewers' clicks.
+        Seconds at least between the starts of two preheated kernels. A spare also waits
+        until the spare started before it has run the notebook (each imports TensorFlow
+        and runs the dashboard: about 10 s of CPU), for ``pool_warm_timeout`` seconds at
+        most. After a class arrives together, Voila refills its pool at once; one spare at
+        a time, the refill leaves most of the CPU to the viewers.
+    pool_warm_timeout : float
+        Seconds a spare waits for the one before it to be warm.
     """
 
     max_kernels = Int(0, min=0, config=True, help="Kernels running at once, at most (0: no cap).")
@@ -57,12 +60,16 @@ class ClassroomKernelManager(AsyncMappingKernelManager):
     pool_start_gap = Float(
         0.0, min=0.0, config=True, help="Seconds between the starts of two preheated kernels."
     )
+    pool_warm_timeout = Float(
+        120.0, min=0.0, config=True, help="Seconds a spare waits for the previous to be warm."
+    )
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self._starting = 0  # starts under way, not yet in the kernel list
         self._pool_gate = None  # an asyncio.Lock, made in the server's loop
         self._last_pool_start = -math.inf
+        self._last_spare = None  # the id of the spare started last
 
     @property
     def full(self) -> bool:
@@ -70,14 +77,22 @@ class ClassroomKernelManager(AsyncMappingKernelManager):
         return bool(self.max_kernels) and len(self) + self._starting >= self.max_kernels
 
     async def start_kernel(self, *args, kernel_id=None, **kwargs):
+        if not _preheating(kwargs):
+            return await self._start(*args, kernel_id=kernel_id, **kwargs)
+        if self._pool_gate is None:
+            self._pool_gate = asyncio.Lock()  # spares one after another, first come first
+        async with self._pool_gate:
+            await self._wait_turn()
+            started = await self._start(*args, kernel_id=kernel_id, **kwargs)
+            self._last_spare = started
+            self._last_pool_start = time.monotonic()
+        return started
+
+    async def _start(self, *args, kernel_id=None, **kwargs):
         if kernel_id is None and self.full:  # (a restart keeps its place)
             message = self.full_message.format(limit=self.max_kernels)
             self.log.warning("Refused a kernel: %d running, the cap", self.max_kernels)
             raise web.HTTPError(503, reason=message)
-        if _preheating(kwargs) and self.pool_start_gap > 0:
-            await self._wait_turn()
-            if self.full:  # the viewers took the room while this spare waited
-                raise web.HTTPError(503, reason=self.full_message.format(limit=self.max_kernels))
         self._starting += 1
         try:
             return await super().start_kernel(*args, kernel_id=kernel_id, **kwargs)
@@ -86,14 +101,28 @@ class ClassroomKernelManager(AsyncMappingKernelManager):
 
     async def _wait_turn(self) -> None:
         """Wait until ``pool_start_gap`` seconds have passed since the last spare started
-        (first come, first served)."""
-        if self._pool_gate is None:
-            self._pool_gate = asyncio.Lock()
-        async with self._pool_gate:
-            wait = self._last_pool_start + self.pool_start_gap - time.monotonic()
-            if wait > 0:
-                await asyncio.sleep(wait)
-            self._last_pool_start = time.monotonic()
+        and that spare is warm."""
+        wait = self._last_pool_start + self.pool_start_gap - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        await self._previous_spare_warm()
+
+    async def _previous_spare_warm(self, quiet: float = 3.0) -> None:
+        """Wait until the spare started last has been idle for ``quiet`` seconds (it ran
+        the notebook), has ended, or ``pool_warm_timeout`` has passed."""
+        deadline = time.monotonic() + self.pool_warm_timeout
+        idle_since = None
+        while time.monotonic() < deadline:
+            kernel = self._kernels.get(self._last_spare) if self._last_spare else None
+            if kernel is None:
+                return
+            if getattr(kernel, "execution_state", "idle") != "idle":
+                idle_since = None
+            elif idle_since is None:
+                idle_since = time.monotonic()
+            elif time.monotonic() - idle_since >= quiet:
+                return
+            await asyncio.sleep(0.25)
 
     async def shutdown_kernel(self, kernel_id, *args, **kwargs):
         result = await super().shutdown_kernel(kernel_id, *args, **kwargs)

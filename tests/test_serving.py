@@ -7,6 +7,7 @@ See browser_support.py for how Chromium is found (and when the browser tests ski
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 import os
 import subprocess
@@ -79,6 +80,13 @@ def test_make_targets_serve_from_the_notebooks_folder():
     )
 
 
+def _run(scenario):
+    """Run ``scenario()`` in a thread of its own: Playwright's sync API (the session's
+    browser fixture) keeps an event loop running in the main thread."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, scenario()).result()
+
+
 # -- the cap on kernels, with real kernels -------------------------------------------------
 def test_classroom_kernel_manager_caps_kernels(tmp_path):
     """Past ``max_kernels`` a start raises HTTP 503 with the message; a kernel that ends
@@ -106,7 +114,7 @@ def test_classroom_kernel_manager_caps_kernels(tmp_path):
         finally:
             await km._async_shutdown_all(now=True)
 
-    asyncio.run(scenario())
+    _run(scenario)
 
 
 def test_failed_spares_are_dropped_and_the_pool_refilled():
@@ -131,7 +139,7 @@ def test_failed_spares_are_dropped_and_the_pool_refilled():
         km._refill_pools()  # nothing failed: nothing asked
         assert asked == ["dashboard.ipynb"]
 
-    asyncio.run(scenario())
+    _run(scenario)
 
 
 def test_spares_start_one_gap_apart():
@@ -144,16 +152,23 @@ def test_spares_start_one_gap_apart():
 
     async def scenario():
         km = ClassroomKernelManager(pool_start_gap=0.3)
-        starts = []
+        starts, viewers = [], []
 
-        async def turn():
-            await km._wait_turn()
-            starts.append(time.monotonic())
+        async def start(*args, **kwargs):  # (no process: when the start happens is tested)
+            preheat = kwargs["env"]["VOILA_PREHEAT"] == "True"
+            (starts if preheat else viewers).append(time.monotonic())
+            return f"kernel-{len(starts) + len(viewers)}"
 
-        await asyncio.gather(turn(), turn(), turn())
+        km._start = start
+        spare, viewer = {"env": {"VOILA_PREHEAT": "True"}}, {"env": {"VOILA_PREHEAT": "False"}}
+        began = time.monotonic()
+        await asyncio.gather(
+            *(km.start_kernel(**spare) for _ in range(3)), km.start_kernel(**viewer)
+        )
+        assert viewers[0] - began < 0.2  # a viewer's kernel does not queue behind spares
         return starts
 
-    starts = asyncio.run(scenario())
+    starts = _run(scenario)
     gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
     assert all(gap >= 0.29 for gap in gaps), gaps
 
@@ -290,3 +305,34 @@ def test_a_class_opens_the_dashboard_at_once(browser, class_server):
     for i, page in enumerate([*pages, late]):
         save_console(page, f"test_a_class_opens_the_dashboard_at_once-{i}")
         page.context.close()
+
+
+def test_a_spare_waits_for_the_previous_one_to_be_warm():
+    """A spare starts once the spare before it has run the notebook (idle for a while),
+    or has ended, or after ``pool_warm_timeout``: one warms at a time."""
+    from types import SimpleNamespace
+
+    from nnwidgets.serving import ClassroomKernelManager
+
+    async def scenario():
+        km = ClassroomKernelManager(pool_warm_timeout=30)
+        previous = SimpleNamespace(execution_state="busy")
+        km._kernels["spare-1"] = previous
+        km._last_spare = "spare-1"
+        waiting = asyncio.ensure_future(km._previous_spare_warm(quiet=0.2))
+        await asyncio.sleep(0.6)
+        assert not waiting.done()  # still running the notebook
+        previous.execution_state = "idle"
+        await asyncio.wait_for(waiting, 2)  # warm: the next may start
+
+        del km._kernels["spare-1"]  # ended: nothing to wait for
+        await asyncio.wait_for(km._previous_spare_warm(quiet=0.2), 1)
+
+        km._kernels["spare-2"] = SimpleNamespace(execution_state="busy")
+        km._last_spare = "spare-2"
+        km.pool_warm_timeout = 0.3  # stuck busy: the wait has an end
+        start = time.monotonic()
+        await km._previous_spare_warm(quiet=0.2)
+        assert 0.25 <= time.monotonic() - start < 2
+
+    _run(scenario)
