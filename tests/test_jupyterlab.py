@@ -2,6 +2,12 @@
 run all cells from the Run menu, see the widgets render, click them and see the
 pictures redraw; and the same notebook in the "JupyterLab Dark" theme.
 
+Both tests share one server and one run of the notebook (its kernel trains for most of a
+minute): the light test drives the page the notebook ran in; the dark test then saves
+the notebook, turns the server's theme setting to JupyterLab Dark and opens the notebook
+in a new dark page, where every widget is drawn anew, in the dark theme, from the
+kernel's widgets (as after a reload).
+
 JupyterLab serves a copy of notebooks/ in a temporary directory (it autosaves: the repo's
 notebooks must stay output-free), with its own settings, workspaces, config and runtime
 directories, no news, no update check and no extension manager queries, so it opens
@@ -98,12 +104,44 @@ def repo_notebooks_untouched():
     assert not ran, f"the repo's {NOTEBOOK} has outputs now: JupyterLab wrote into it"
 
 
+class Lab:
+    """The module's JupyterLab: its URL, its settings folder, and the open page where
+    the quickstart ran (``how`` and ``took`` say how Run All went)."""
+
+    def __init__(self, browser, base: str, settings: Path):
+        self.browser, self.base, self.settings = browser, base, settings
+        self.page, self.how, self.took = None, None, None
+
+    def run_quickstart(self):
+        if self.page is None:
+            self.page = new_page(self.browser)
+            self.how, self.took = run_notebook(self.page, self.base)
+        return self.page
+
+
+@pytest.fixture(scope="module")
+def lab(browser, tmp_path_factory):
+    """One JupyterLab (light theme) for the module; the notebook runs on first use."""
+    tmp = tmp_path_factory.mktemp("jupyterlab")
+    with jupyterlab(tmp) as base:
+        lab = Lab(browser, base, tmp / "settings")
+        yield lab
+        if lab.page is not None:
+            lab.page.context.close()
+
+
 @pytest.fixture
-def lab_page(browser, request):
+def lab_page(lab, browser, request):
+    """``make()``: the page where the quickstart ran (light); ``make("dark")``: that
+    notebook opened anew in a dark page. Their console and last picture are kept."""
     pages = []
 
     def make(color_scheme="light"):
-        page = new_page(browser, color_scheme=color_scheme)
+        page = (
+            lab.run_quickstart()
+            if color_scheme == "light"
+            else new_page(browser, color_scheme=color_scheme)
+        )
         pages.append(page)
         return page
 
@@ -112,7 +150,8 @@ def lab_page(browser, request):
         save_console(page, request.node.name)
         with contextlib.suppress(Exception):  # what the page showed last, pass or fail
             page.screenshot(path=str(ARTIFACTS / f"{request.node.name}-last.png"))
-        page.context.close()
+        if page is not lab.page:
+            page.context.close()
 
 
 # -- driving JupyterLab ---------------------------------------------------------------
@@ -262,51 +301,56 @@ def caption_js(text: str) -> str:
     return f"() => (document.querySelector('{EXPLORER}')?.innerText || '').includes('{text}')"
 
 
+# Whichever input the explorer is on (the light test steps it from 7 to 8).
+CAPTION_ANY_INPUT_JS = (
+    f"() => /input \\d+ of 200/.test(document.querySelector('{EXPLORER}')?.innerText || '')"
+)
+
+
 # -- the tests ---------------------------------------------------------------------------
-def test_quickstart_runs_and_widgets_react(lab_page, tmp_path, repo_notebooks_untouched):
-    with jupyterlab(tmp_path) as base:
-        page = lab_page()
-        how, took = run_notebook(page, base)
-        assert_no_errors_shown(page)
-        assert page.evaluate("document.body.dataset.jpThemeLight") == "true"
-        n_figures = page.locator(f"{EXPLORER} svg.svg-figure").count()
-        assert n_figures >= 5, f"only {n_figures} bqplot figures in the explorer"
-        # The cell after `app` set layer conv2 and input 7: the explorer followed.
-        page.wait_for_function(caption_js("input 7 of 200"))
-        page.wait_for_function(
-            f"() => document.querySelector('{EXPLORER} .nnw-weights .mainheading')"
-            "?.textContent.startsWith('conv2')"
-        )
-        page_screenshot(page, "jupyterlab-1-run")
-        contrast_report(page, "jupyterlab-light-contrast")
-        element_screenshot(page, EXPLORER, "jupyterlab-1-explorer")
+def test_quickstart_runs_and_widgets_react(lab, lab_page, repo_notebooks_untouched):
+    page = lab_page()
+    how, took = lab.how, lab.took
+    assert_no_errors_shown(page)
+    assert page.evaluate("document.body.dataset.jpThemeLight") == "true"
+    n_figures = page.locator(f"{EXPLORER} svg.svg-figure").count()
+    assert n_figures >= 5, f"only {n_figures} bqplot figures in the explorer"
+    # The cell after `app` set layer conv2 and input 7: the explorer followed.
+    page.wait_for_function(caption_js("input 7 of 200"))
+    page.wait_for_function(
+        f"() => document.querySelector('{EXPLORER} .nnw-weights .mainheading')"
+        "?.textContent.startsWith('conv2')"
+    )
+    page_screenshot(page, "jupyterlab-1-run")
+    contrast_report(page, "jupyterlab-light-contrast")
+    element_screenshot(page, EXPLORER, "jupyterlab-1-explorer")
 
-        # Next input: the activation picture is redrawn (its href and its pixels change).
-        act_href, act_pixels = href(page, ACTIVATIONS_IMAGE), pixels(page, ACTIVATIONS_IMAGE)
-        assert act_href.startswith(("blob:", "data:")), act_href
-        page.locator(f"{EXPLORER} button[title='next input']").click()
-        wait_href_change(page, ACTIVATIONS_IMAGE, act_href)
-        wait_pixels_change(page, ACTIVATIONS_IMAGE, act_pixels)
-        page.wait_for_function(caption_js("input 8 of 200"))
-        element_screenshot(page, EXPLORER, "jupyterlab-2-next-input")
+    # Next input: the activation picture is redrawn (its href and its pixels change).
+    act_href, act_pixels = href(page, ACTIVATIONS_IMAGE), pixels(page, ACTIVATIONS_IMAGE)
+    assert act_href.startswith(("blob:", "data:")), act_href
+    page.locator(f"{EXPLORER} button[title='next input']").click()
+    wait_href_change(page, ACTIVATIONS_IMAGE, act_href)
+    wait_pixels_change(page, ACTIVATIONS_IMAGE, act_pixels)
+    page.wait_for_function(caption_js("input 8 of 200"))
+    element_screenshot(page, EXPLORER, "jupyterlab-2-next-input")
 
-        # Another layer: the weight picture and its title follow.
-        w_href, w_pixels = href(page, WEIGHTS_IMAGE), pixels(page, WEIGHTS_IMAGE)
-        choose_layer(page, "conv1")
-        wait_href_change(page, WEIGHTS_IMAGE, w_href)
-        wait_pixels_change(page, WEIGHTS_IMAGE, w_pixels)
-        page.wait_for_function(
-            f"() => document.querySelector('{EXPLORER} .nnw-weights .mainheading')"
-            "?.textContent.startsWith('conv1')"
-        )
-        element_screenshot(page, EXPLORER, "jupyterlab-3-layer-conv1")
-        page_screenshot(page, "jupyterlab-3-page")
+    # Another layer: the weight picture and its title follow.
+    w_href, w_pixels = href(page, WEIGHTS_IMAGE), pixels(page, WEIGHTS_IMAGE)
+    choose_layer(page, "conv1")
+    wait_href_change(page, WEIGHTS_IMAGE, w_href)
+    wait_pixels_change(page, WEIGHTS_IMAGE, w_pixels)
+    page.wait_for_function(
+        f"() => document.querySelector('{EXPLORER} .nnw-weights .mainheading')"
+        "?.textContent.startsWith('conv1')"
+    )
+    element_screenshot(page, EXPLORER, "jupyterlab-3-layer-conv1")
+    page_screenshot(page, "jupyterlab-3-page")
 
-        steer_a_background_run(page)
+    steer_a_background_run(page)
 
-        assert_no_errors_shown(page)
-        assert not page_exceptions(page), page_exceptions(page)
-        print(f"JupyterLab: all cells ran ({how}) and widgets drew in {took:.1f} s")
+    assert_no_errors_shown(page)
+    assert not page_exceptions(page), page_exceptions(page)
+    print(f"JupyterLab: all cells ran ({how}) and widgets drew in {took:.1f} s")
 
 
 PLOT_JS = f"""() => Array.from(document.querySelectorAll('{CURRENT} .nnw-training'))
@@ -409,29 +453,57 @@ def contrast_report(page, name: str) -> list[str]:
     ]
 
 
-def test_quickstart_in_dark_theme(lab_page, tmp_path, repo_notebooks_untouched):
-    with jupyterlab(tmp_path, theme="JupyterLab Dark", log_name="jupyterlab-dark.log") as base:
-        page = lab_page(color_scheme="dark")
-        how, took = run_notebook(page, base)
-        assert page.evaluate("document.body.dataset.jpThemeLight") == "false"
-        assert page.evaluate("document.body.dataset.jpThemeName") == "JupyterLab Dark"
-        assert_no_errors_shown(page)
-        page.wait_for_function(caption_js("input 7 of 200"))
-        page_screenshot(page, "jupyterlab-dark")
-        # Each widget output on its own: the training plot, the explorer, the last layout.
-        outputs = page.locator(f"{CURRENT} .jp-OutputArea-output:has(.widget-container)")
-        n = outputs.count()
-        assert n >= 3, f"expected 3 widget outputs, found {n}"
-        for i in range(n):
-            element_screenshot(
-                page,
-                f"{CURRENT} .jp-OutputArea-output:has(.widget-container) >> nth={i}",
-                f"jupyterlab-dark-output-{i}",
-            )
-        low = contrast_report(page, "jupyterlab-dark-contrast")
-        assert not page_exceptions(page), page_exceptions(page)
-        print(f"JupyterLab Dark: all cells ran ({how}) and widgets drew in {took:.1f} s")
-        if low:
-            print("low contrast in the dark theme:\n  " + "\n  ".join(low))
-        bad = low_contrast_texts(page, ".jp-OutputArea-output")
-        assert not bad, "text hard to read in JupyterLab Dark:\n" + "\n".join(bad)
+def save_notebook(page) -> None:
+    """Save the open notebook (Ctrl+S) and wait until it is saved."""
+    page.locator(f"{CURRENT} .jp-Notebook").first.click(position={"x": 5, "y": 5})
+    page.keyboard.press("Escape")
+    page.keyboard.press("Control+s")
+    page.wait_for_function(
+        "() => !document.querySelector('.lm-TabBar-tab.jp-mod-current.jp-mod-dirty')",
+        timeout=RUN_TIMEOUT_MS,
+    )
+
+
+def reopen_in_dark(lab, page) -> float:
+    """The notebook the quickstart ran in, saved and opened in a new page with the
+    server's theme set to JupyterLab Dark: every widget is drawn anew from the kernel."""
+    start = time.monotonic()
+    lab.run_quickstart()
+    save_notebook(lab.page)
+    write_settings(lab.settings, "JupyterLab Dark")
+    # (the light page is closed: one front end on the kernel at a time)
+    lab.page.context.close()
+    lab.page = None
+    open_notebook(page, lab.base)
+    wait_widgets(page)
+    page.locator(EXPLORER).first.scroll_into_view_if_needed()
+    page.wait_for_selector(f"{EXPLORER} svg.svg-figure", timeout=RUN_TIMEOUT_MS)
+    page.wait_for_timeout(1000)  # the last redraws
+    return time.monotonic() - start
+
+
+def test_quickstart_in_dark_theme(lab, lab_page, repo_notebooks_untouched):
+    page = lab_page(color_scheme="dark")
+    took = reopen_in_dark(lab, page)
+    assert page.evaluate("document.body.dataset.jpThemeLight") == "false"
+    assert page.evaluate("document.body.dataset.jpThemeName") == "JupyterLab Dark"
+    assert_no_errors_shown(page)
+    page.wait_for_function(CAPTION_ANY_INPUT_JS)
+    page_screenshot(page, "jupyterlab-dark")
+    # Each widget output on its own: the training plot, the explorer, the last layout.
+    outputs = page.locator(f"{CURRENT} .jp-OutputArea-output:has(.widget-container)")
+    n = outputs.count()
+    assert n >= 3, f"expected 3 widget outputs, found {n}"
+    for i in range(n):
+        element_screenshot(
+            page,
+            f"{CURRENT} .jp-OutputArea-output:has(.widget-container) >> nth={i}",
+            f"jupyterlab-dark-output-{i}",
+        )
+    low = contrast_report(page, "jupyterlab-dark-contrast")
+    assert not page_exceptions(page), page_exceptions(page)
+    print(f"JupyterLab Dark: the run notebook reopened and its widgets drew in {took:.1f} s")
+    if low:
+        print("low contrast in the dark theme:\n  " + "\n  ".join(low))
+    bad = low_contrast_texts(page, ".jp-OutputArea-output")
+    assert not bad, "text hard to read in JupyterLab Dark:\n" + "\n".join(bad)
