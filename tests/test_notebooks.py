@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import os
 import sys
 import time
@@ -41,16 +42,16 @@ def test_notebook_is_stored_without_outputs(path):
             )
 
 
-@pytest.fixture
-def kernel_env(monkeypatch):
-    """Make ``python3`` resolve to this interpreter's kernelspec (the venv), not a user
-    or system one that could shadow it, and keep TensorFlow quiet."""
-    monkeypatch.setenv("JUPYTER_PATH", str(Path(sys.prefix) / "share" / "jupyter"))
-    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3"))
+# Two notebooks run at a time, each in a fresh kernel of its own (a kernel keeps about
+# one core busy: two use the machine's two cores), the longest first (any not listed
+# here before those).
+PARALLEL = 2
+LONGEST_FIRST = ["training_curves.ipynb", "models.ipynb", "quickstart.ipynb"]
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
-def test_notebook_runs(path, kernel_env):
+def _execute(path: Path) -> tuple[nbformat.NotebookNode, int, float]:
+    """Run ``path`` in a fresh ``python3`` kernel: (the notebook run, its own cell
+    count, seconds); raises CellExecutionError on the first failing cell."""
     nb = nbformat.read(path, as_version=4)
     n_cells = len(nb.cells)
     # One extra cell, run last, reports which interpreter the kernel is.
@@ -63,8 +64,35 @@ def test_notebook_runs(path, kernel_env):
         resources={"metadata": {"path": str(path.parent)}},
     )
     start = time.perf_counter()
-    client.execute()  # raises CellExecutionError on the first failing cell
-    elapsed = time.perf_counter() - start
+    client.execute()
+    return nb, n_cells, time.perf_counter() - start
+
+
+@pytest.fixture(scope="module")
+def executed():
+    """Every notebook run, ``PARALLEL`` at a time: {name: future of _execute's result}.
+    ``python3`` resolves to this interpreter's kernelspec (the venv), not a user or
+    system one that could shadow it, and TensorFlow is kept quiet."""
+    saved = {k: os.environ.get(k) for k in ("JUPYTER_PATH", "TF_CPP_MIN_LOG_LEVEL")}
+    os.environ["JUPYTER_PATH"] = str(Path(sys.prefix) / "share" / "jupyter")
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = saved["TF_CPP_MIN_LOG_LEVEL"] or "3"
+    order = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    longest_first = sorted(NOTEBOOKS, key=lambda p: order.get(p.name, -1))
+    pool = concurrent.futures.ThreadPoolExecutor(PARALLEL)
+    try:
+        yield {p.name: pool.submit(_execute, p) for p in longest_first}
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_notebook_runs(path, executed):
+    nb, n_cells, elapsed = executed[path.name].result()  # raises what the run raised
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, ARTIFACTS / f"executed-{path.name}")  # to open and look at
 
