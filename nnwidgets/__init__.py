@@ -29,6 +29,8 @@ _LAZY = {
     "Explorer": "nnwidgets.views.explorer",
     "explore": "nnwidgets.views.explorer",
     "datasets": "nnwidgets.datasets",
+    "dynamics": "nnwidgets.dynamics",
+    "TrainingDynamics": "nnwidgets.views.dynamics",
 }
 
 __all__ = sorted(_LAZY)

@@ -10,6 +10,14 @@ import pytest
 from traitlets import TraitError
 
 import nnwidgets as nw
+from nnwidgets.training import TrainingSession
+from nnwidgets.training.dynamics import DynamicsRecorder
+from nnwidgets.views import dynamics as dynamics_views
+
+
+def _recorder(state):
+    return DynamicsRecorder(state, TrainingSession())
+
 
 VIEWS = {
     "LayerPicker": lambda s, **o: nw.LayerPicker(s, **o),
@@ -18,6 +26,17 @@ VIEWS = {
     "ActivationExplorer": lambda s, **o: nw.ActivationExplorer(s, **o),
     "LiveTrainingPlot": lambda s, **o: nw.LiveTrainingPlot(s, **o),
     "Explorer": lambda s, **o: nw.Explorer(s, **o),
+    "TrainingDynamics": lambda s, **o: nw.TrainingDynamics(s, **o),
+    **{
+        name: (lambda cls: lambda s, **o: cls(s, _recorder(s), **o))(getattr(dynamics_views, name))
+        for name in (
+            "GradientFlow",
+            "UpdateRatios",
+            "WeightDistribution",
+            "DeadUnits",
+            "InputReplay",
+        )
+    },
 }
 
 # (view, option, a bad value): each must raise a TraitError naming the option

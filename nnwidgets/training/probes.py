@@ -42,6 +42,10 @@ class Probe:
         self.budget = float(budget)
         self.events = tuple(events)
 
+    #: True when the probe must be called at the next batch end whatever its ``every``,
+    #: gap and budget (it finishes a record there, e.g. the update of one step).
+    pending = False
+
     @property
     def name(self) -> str:
         return type(self).__name__

@@ -229,6 +229,8 @@ class TrainingSession(HasTraits):
     def _due(self, probe: Probe, clock: list, event: str, now: float) -> bool:
         """Whether a probe may record now: enough steps and seconds since its last
         record, and its last cost within its share of the time since."""
+        if event == "batch" and getattr(probe, "pending", False):
+            return True  # it finishes a record at this step (e.g. an update ratio)
         if event == "batch":
             if self.step - clock[2] < probe.every or now - clock[1] < probe.gap(self):
                 return False

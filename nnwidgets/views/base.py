@@ -72,7 +72,8 @@ class View(W.VBox):
         self._built = True
         self._follow()
         options = [name for name in self.trait_names(option=True)]
-        self.observe(self._option_changed, names=options)
+        if options:  # (traitlets reads names=[] as every trait)
+            self.observe(self._option_changed, names=options)
         self.draw()
 
     def _scheduler_of(self, source):

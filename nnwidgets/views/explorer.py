@@ -9,6 +9,7 @@ import ipywidgets as W
 from ..state import ModelState
 from .activations import ActivationExplorer
 from .base import ModelView
+from .dynamics import TrainingDynamics
 from .panels import status_html
 from .pickers import InputPicker, LayerPicker
 from .predictions import PredictionView
@@ -23,9 +24,11 @@ class Explorer(ModelView):
     ----------
     state : ModelState
         The shared state; set ``state.layer`` or ``state.input_index`` to steer.
-    layers, input, prediction, weights, activations, training
+    layers, input, prediction, weights, activations, training, dynamics
         The views: :class:`LayerPicker`, :class:`InputPicker`, :class:`PredictionView`,
-        :class:`WeightHeatmap`, :class:`ActivationExplorer` and :class:`LiveTrainingPlot`.
+        :class:`WeightHeatmap`, :class:`ActivationExplorer`, :class:`LiveTrainingPlot`
+        and :class:`TrainingDynamics` (the tabs "Curves" and "Dynamics" of
+        :attr:`tabs`; both record the same training session).
     """
 
     follows = ("status",)
@@ -38,6 +41,7 @@ class Explorer(ModelView):
         self.weights = WeightHeatmap(state)
         self.activations = ActivationExplorer(state)
         self.training = LiveTrainingPlot(state, name="app.training")
+        self.dynamics = _dynamics(state, self.training)
         left = W.VBox(
             [
                 _title("Layer"),
@@ -54,7 +58,10 @@ class Explorer(ModelView):
             W.VBox([_title("Activations"), self.activations], layout=_card(width="460px")),
         ]
         top = W.HBox([left, *views], layout=W.Layout(flex_flow="row wrap"))
-        train = W.VBox([_title("Training"), self.training], layout=_card())
+        self.tabs = W.Tab(children=[self.training, self.dynamics or _no_dynamics()])
+        self.tabs.titles = ("Curves", "Dynamics")
+        self.tabs.add_class("nnw-tabs")
+        train = W.VBox([_title("Training"), self.tabs], layout=_card())
         self.status = W.HTML()
         self.status.add_class("nnw-status")
         self.add_class("nnw-explorer")
@@ -64,6 +71,17 @@ class Explorer(ModelView):
         note = f" ({self.state.data_note})" if self.state.data_note else ""
         text = self.state.status or f"ready: pick a layer or an input{note}"
         self.status.value = status_html(f"\u25cf {text}", busy=bool(self.state.status))
+
+
+def _dynamics(state, plot):
+    """The training dynamics, recorded in the live plot's session (None without data)."""
+    if state.n_inputs == 0:
+        return None
+    return TrainingDynamics(state, plot.session)
+
+
+def _no_dynamics() -> W.HTML:
+    return W.HTML(status_html("training dynamics need inputs: explore(model, x, y)"))
 
 
 def _title(text: str) -> W.HTML:

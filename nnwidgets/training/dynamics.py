@@ -1,0 +1,387 @@
+"""Recording training dynamics every K steps, in bounded memory (no widget here).
+
+- :class:`ThinningLog`: at most ``capacity`` records; when full, every other old record
+  goes (the newest is always kept) and the least gap between records doubles, so what
+  is kept stays evenly spread over the whole run.
+- :class:`DynamicsProbe`: on a fixed probe batch, per layer, gradient norms, weight
+  norms, the update ratio of the next step, weight histograms and dead units.
+- :class:`InputSnapshots`: one input's every-layer outputs and prediction.
+
+Both are :class:`~nnwidgets.training.Probe` objects: a session calls them within
+their budget, and each picks its K (steps between records) from its measured cost.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from traitlets import HasTraits, Int
+
+from .. import dynamics as _dyn
+from .probes import Probe
+
+
+class ThinningLog(HasTraits):
+    """Records ``(step, value)`` in bounded memory, evenly thinned, newest kept.
+
+    >>> log = ThinningLog(capacity=4)
+    >>> for step in range(1, 10):
+    ...     log.add(step, step * 10)
+    >>> log.steps(), log.gap
+    ([3, 5, 7, 9], 2)
+    """
+
+    updates = Int(0, read_only=True, help="Bumped when a record is added or dropped.")
+
+    def __init__(self, capacity: int = 256):
+        super().__init__()
+        if int(capacity) < 2:
+            raise ValueError(f"a log keeps at least 2 records, got capacity={capacity}")
+        self.capacity = int(capacity)
+        self.gap = 1  # steps at least between two kept records
+        self._items: list[tuple[int, object]] = []
+        self._lock = threading.Lock()
+
+    def add(self, step: int, value) -> None:
+        with self._lock:
+            if self._items and self._items[-1][0] == step:
+                self._items[-1] = (step, value)  # the same step again: the newest wins
+            else:
+                self._items.append((step, value))
+            if len(self._items) > self.capacity:
+                self._items = self._items[::-1][::2][::-1]
+                self.gap *= 2
+        self.set_trait("updates", self.updates + 1)
+
+    def due(self, step: int) -> bool:
+        """Whether a record at ``step`` keeps the records evenly spread."""
+        return not self._items or step - self._items[-1][0] >= self.gap
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items, self.gap = [], 1
+        self.set_trait("updates", self.updates + 1)
+
+    def items(self) -> list[tuple[int, object]]:
+        with self._lock:
+            return list(self._items)
+
+    def steps(self) -> list[int]:
+        return [s for s, _ in self.items()]
+
+    def last(self):
+        items = self.items()
+        return items[-1][1] if items else None
+
+    def at(self, step: int | None):
+        """The record nearest ``step`` at or before it (the first one if none is;
+        None: the newest), as ``(step, value)``, or None when empty."""
+        items = self.items()
+        if not items:
+            return None
+        if step is None or step < 0:
+            return items[-1]
+        steps = [s for s, _ in items]
+        i = max(int(np.searchsorted(steps, step, side="right")) - 1, 0)
+        return items[i]
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+@dataclass
+class Dynamics:
+    """One record of :class:`DynamicsProbe`, per layer name."""
+
+    gradients: dict[str, float] = field(default_factory=dict)
+    weights: dict[str, float] = field(default_factory=dict)
+    ratios: dict[str, float] = field(default_factory=dict)  # filled one step later
+    dead: dict[str, float] = field(default_factory=dict)
+    histograms: dict[str, tuple] = field(default_factory=dict)  # variable path -> (edges, counts)
+
+
+class Recording(Probe):
+    """A probe whose K (steps between records) follows from its cost: after each
+    record, ``every`` becomes the steps whose training time pays for it within
+    ``budget`` (and never less than its log's ``gap``)."""
+
+    def __init__(self, budget: float, capacity: int):
+        super().__init__(every=1, budget=budget, events=("batch", "end"))
+        self.log = ThinningLog(capacity)
+        self.cost = 0.0  # seconds of the last record
+        self._last = None  # (time, step) of the last record
+
+    def _choose_every(self, session, cost: float):
+        """Pick ``every`` from this record's cost; returns the cost the session counts
+        (the first record's is not: it compiles the computation once)."""
+        now = time.perf_counter()
+        first = self._last is None
+        if first:
+            self.every = 1  # measure a compiled record soon
+        elif session.step > self._last[1]:
+            per_step = max(now - cost - self._last[0], 1e-6) / (session.step - self._last[1])
+            want = cost / max(self.budget * per_step, 1e-12)
+            self.every = int(min(max(math.ceil(want), self.log.gap, 1), 10**6))
+        self._last = (now, session.step)
+        self.cost = cost
+        return 0.0 if first else None
+
+
+class DynamicsProbe(Recording):
+    """Gradient norms, weight norms, update ratios, weight histograms and dead units
+    per layer, every K steps, on a fixed probe batch.
+
+    The update ratio ‖ΔW‖/‖W‖ is the movement of one step: the weights are copied at a
+    record and compared at the next batch end. Nothing here changes training: inference
+    mode, no optimizer step, the loss trackers put back.
+
+    Parameters
+    ----------
+    model : keras.Model
+    x, y : arrays
+        The probe batch (``y`` None: no gradients, and the error says why).
+    budget : float
+        Share of training time the records may take.
+    capacity : int
+        Records kept at most (evenly thinned, newest kept).
+    bins : int
+        Buckets of the weight histograms (TensorBoard's 30 by default).
+    """
+
+    def __init__(self, model, x, y, budget=0.04, capacity=256, bins=_dyn.BINS):
+        super().__init__(budget, capacity)
+        self.model, self.x, self.y, self.bins = model, x, y, int(bins)
+        self.error = ""  # why gradients could not be recorded, if so
+        self._before = None  # parameters copied at the last record
+        self._pending = None  # the record whose ratios wait for the next step
+
+    @property
+    def pending(self) -> bool:
+        """A record waits for the next batch end (its update ratios)."""
+        return self._before is not None
+
+    def record(self, session, event: str):
+        if self._before is not None and event == "batch":
+            return self._finish(session)
+        if event == "end":
+            self._before = self._pending = None  # no next step: no ratio
+            if self.log.steps()[-1:] == [session.step]:
+                return 0.0  # recorded at this step already
+        elif not self.log.due(session.step):
+            return 0.0
+        start = time.perf_counter()
+        rec = Dynamics(weights=_dyn.weight_norms(self.model), dead=self._dead())
+        rec.gradients = self._gradients()
+        rec.histograms = self._histograms()
+        self.log.add(session.step, rec)
+        if event == "batch":
+            self._before, self._pending = _dyn.snapshot(self.model), rec
+        return self._choose_every(session, time.perf_counter() - start)
+
+    def _finish(self, session):
+        rec, before = self._pending, self._before
+        self._before = self._pending = None
+        rec.ratios = _dyn.update_ratios(before, self.model)
+        self.log.set_trait("updates", self.log.updates + 1)
+        return None
+
+    def _gradients(self) -> dict[str, float]:
+        try:
+            norms = _dyn.gradient_norms(self.model, self.x, self.y)
+        except (ValueError, RuntimeError) as err:
+            self.error = str(err)
+            return {}
+        self.error = ""
+        return norms
+
+    def _dead(self) -> dict[str, float]:
+        try:
+            return _dyn.dead_units(self.model, self.x)
+        except Exception:  # noqa: BLE001 - a layer that cannot be recorded: no figure
+            return {}
+
+    def _histograms(self) -> dict[str, tuple]:
+        out = {}
+        for variables in _dyn.layer_parameters(self.model).values():
+            for v in variables:
+                if v.path not in out:
+                    edges, counts = _dyn.histogram(np.asarray(v), self.bins)
+                    out[v.path] = (edges.astype(np.float32), counts.astype(np.int32))
+        return out
+
+
+@dataclass
+class Snapshot:
+    """One input's every-layer outputs (float16) and the model's outputs."""
+
+    outputs: dict[str, np.ndarray]
+    prediction: list[np.ndarray]
+    nbytes: int
+
+
+class InputSnapshots(Recording):
+    """The every-layer outputs of one input (``state.input_index`` when watching
+    starts), snapshotted every N steps, to replay how they changed.
+
+    At most ``capacity`` snapshots and about ``max_bytes`` are kept: a model whose
+    recording is large keeps fewer (never less than 2), still evenly spread with the
+    newest kept. Arrays are kept as float16.
+    """
+
+    def __init__(self, state, budget=0.01, capacity=60, max_bytes=64 * 2**20):
+        super().__init__(budget, capacity)
+        self.state = state
+        self.max_bytes = int(max_bytes)
+        self.index = state.input_index  # the input watched
+        self.error = ""
+        self._max_capacity = int(capacity)
+
+    def watch(self, index: int) -> None:
+        """Watch another input: the snapshots of the last one are dropped."""
+        self.index = int(index)
+        self.log.clear()
+        self.log.capacity = self._capacity_for(None)
+
+    def record(self, session, event: str):
+        if event == "batch" and not self.log.due(session.step):
+            return 0.0
+        if event == "end" and self.log.steps()[-1:] == [session.step]:
+            return 0.0
+        start = time.perf_counter()
+        try:
+            shot = self.take()
+        except Exception as err:  # noqa: BLE001 - no recording: said in the view
+            self.error = str(err)
+            return None
+        self.error = ""
+        self.log.capacity = self._capacity_for(shot)
+        self.log.add(session.step, shot)
+        return self._choose_every(session, time.perf_counter() - start)
+
+    def take(self) -> Snapshot:
+        """The watched input's outputs with the weights as they are now."""
+        record, out = self.state.activations.record(_one(self.state.inputs, self.index))
+        outputs = {}
+        for name, value in record.items():
+            arr = np.asarray(_first(value))
+            if arr.dtype.kind == "f":
+                outputs[name] = arr[0].astype(np.float16)
+        prediction = [np.asarray(t)[0].astype(np.float32) for t in _flat(out)]
+        size = sum(a.nbytes for a in outputs.values()) + sum(p.nbytes for p in prediction)
+        return Snapshot(outputs, prediction, size)
+
+    def _capacity_for(self, shot) -> int:
+        if shot is None or shot.nbytes == 0:
+            return self.log.capacity
+        fits = self.max_bytes // shot.nbytes
+        return int(min(max(fits, 2), self._max_capacity))
+
+
+def _one(inputs, index: int):
+    from ..compute import data as _data
+
+    return _data.take(inputs, index)
+
+
+def _first(value):
+    from ..compute import graph as _graph
+
+    return _graph.flatten(value)[0]
+
+
+def _flat(out):
+    from ..compute import graph as _graph
+
+    return _graph.flatten(out)
+
+
+def probe_batch(state, size: int = 64) -> tuple:
+    """``size`` samples of the state's data, evenly spread over it, and their labels
+    (None without labels): the fixed batch the dynamics are measured on."""
+    n = state.n_inputs
+    if n == 0:
+        raise ValueError("training dynamics need inputs: ModelState(model, inputs, labels)")
+    index = np.unique(np.linspace(0, n - 1, min(int(size), n)).round().astype(int))
+    x = state.inputs
+    x = [a[index] for a in x] if isinstance(x, list) else x[index]
+    labels = state.labels
+    if labels is None:
+        return x, None
+    if isinstance(labels, list):
+        return x, [None if a is None else np.asarray(a)[index] for a in labels]
+    return x, np.asarray(labels)[index]
+
+
+class DynamicsRecorder(HasTraits):
+    """The probes of a :class:`~nnwidgets.TrainingDynamics`, added to a training
+    session, and what its views follow: :attr:`updates` and :attr:`step`.
+
+    Views redraw from the training thread (in a foreground ``fit`` no other thread
+    runs), so redrawing is a probe too (:class:`Redraw`): at most every ``interval``
+    seconds, within ``draw_budget`` of the training time, and at the end.
+
+    >>> recorder = DynamicsRecorder(state, session)  # doctest: +SKIP
+    >>> model.fit(x, y, callbacks=[session.callback])  # doctest: +SKIP
+    >>> recorder.dynamics.log.steps()[-1] == session.step  # doctest: +SKIP
+    True
+    """
+
+    updates = Int(0, read_only=True, help="Bumped when there is something new to draw.")
+    step = Int(None, allow_none=True, help="The step shown (None: the newest).")
+
+    def __init__(
+        self,
+        state,
+        session,
+        budget=0.04,
+        probe_size=32,
+        capacity=256,
+        interval=1.0,
+        draw_budget=0.02,
+    ):
+        super().__init__()
+        x, y = probe_batch(state, probe_size)
+        self.session = session
+        self.dynamics = DynamicsProbe(state.model, x, y, budget=budget * 3 / 4, capacity=capacity)
+        self.snapshots = InputSnapshots(state, budget=budget / 4)
+        self.redraw = Redraw(self, interval, draw_budget)
+        for probe in (self.dynamics, self.snapshots, self.redraw):
+            session.add_probe(probe)
+
+    @property
+    def dirty(self) -> bool:
+        """Whether records were added since the views last drew."""
+        return self.dynamics.log.updates + self.snapshots.log.updates != self._drawn
+
+    _drawn = 0
+
+    def publish(self) -> None:
+        """Tell the views to draw what was recorded."""
+        self._drawn = self.dynamics.log.updates + self.snapshots.log.updates
+        self.set_trait("updates", self.updates + 1)
+
+    def close(self) -> None:
+        for probe in (self.dynamics, self.snapshots, self.redraw):
+            self.session.remove_probe(probe)
+
+
+class Redraw(Probe):
+    """Redraws a recorder's views when there are new records: at most every
+    ``interval`` seconds within ``budget``, and always when training ends."""
+
+    def __init__(self, recorder, interval: float = 1.0, budget: float = 0.02):
+        super().__init__(every=1, budget=budget)
+        self.recorder, self.interval = recorder, float(interval)
+
+    def gap(self, session) -> float:
+        return self.interval
+
+    def record(self, session, event: str):
+        if not self.recorder.dirty:
+            return 0.0
+        self.recorder.publish()
+        return None
