@@ -253,3 +253,57 @@ def test_stop_button_stops_training(page, voila_url):
     page.locator(".nnw-explorer button[title='next input']").click()
     wait_href_change(page, ACTIVATIONS_IMAGE, activations)
     assert_no_errors_shown(page)
+
+
+DYNAMICS_STATUS = "document.querySelector('.nnw-dynamics .widget-html')?.innerText || ''"
+
+
+def test_dynamics_tab_follows_training_and_picks_layers(page, voila_url):
+    open_dashboard(page, voila_url)
+    page.locator(".nnw-tabs .lm-TabBar-tab", has_text="Dynamics").click()
+    # records arrive while training runs: every layer with weights gets a point
+    page.wait_for_function(
+        f"""() => /([2-9]|\\d\\d+) records/.test({DYNAMICS_STATUS})
+                  && document.querySelectorAll('.nnw-flow svg .dot').length >= 4""",
+        timeout=PAGE_TIMEOUT_MS,
+    )
+    figures = page.evaluate(
+        """() => Array.from(document.querySelectorAll('.nnw-dynamics svg.svg-figure'))
+            .filter(f => f.getBoundingClientRect().width > 100)
+            .map(f => f.querySelector('.mainheading')?.textContent || '')"""
+    )
+    assert any(t.startswith("Gradient norm per layer at step") for t in figures), figures
+    assert any(t.startswith("Dead units per layer") for t in figures), figures
+    assert any(t.endswith("over time") for t in figures), figures
+    lines = page.evaluate(
+        """() => Array.from(document.querySelectorAll('.nnw-flow path.line'))
+            .map(p => (p.getAttribute('d') || '').split('L').length - 1)"""
+    )
+    assert max(lines) >= 1, lines  # norms over time: at least two records joined
+    screenshot(page, "dashboard-6-dynamics")
+
+    # a click on conv2's point (the second layer with weights) picks it everywhere
+    page.locator(".nnw-flow svg .dot").nth(1).click(force=True)
+    page.wait_for_function(
+        "() => document.querySelector('.nnw-layer-picker select')?.value.startsWith('conv2')"
+    )
+    page.wait_for_function(
+        "() => (document.querySelector('.nnw-weight-bands')?.innerText || '').includes('conv2/kernel')"
+    )
+    # a click on the dense bar of the dead units (5th layer: conv1 conv2 pool flatten dense)
+    page.locator(".nnw-dead svg rect.bar").nth(4).click(force=True)
+    page.wait_for_function(
+        "() => document.querySelector('.nnw-layer-picker select')?.value.startsWith('dense')"
+    )
+    page.wait_for_function(
+        "() => (document.querySelector('.nnw-replay')?.innerText || '').includes('snapshot at step')"
+    )
+    screenshot(page, "dashboard-7-dynamics-dense")
+    errors = page.evaluate(
+        """() => Array.from(document.querySelectorAll('.nnw-dynamics .nnw-message div'))
+            .filter(e => getComputedStyle(e).color === 'rgb(208, 2, 27)')
+            .map(e => e.innerText)"""
+    )
+    assert not errors, errors  # no view of the tab shows an error (red)
+    assert_no_errors_shown(page)
+    assert not page_exceptions(page), page_exceptions(page)

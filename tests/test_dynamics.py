@@ -313,6 +313,8 @@ def trained(digits):
 
 def test_views_draw_the_records_and_follow_the_layer(trained):
     state, dyn = trained
+    views = (dyn, dyn.flow, dyn.ratios, dyn.weights, dyn.dead, dyn.replay)
+    assert [v.error for v in views] == [""] * len(views)
     log = dyn.recorder.dynamics.log
     assert len(log) >= 3 and log.steps()[-1] == dyn.session.step == 16
     last = log.last()
@@ -329,6 +331,7 @@ def test_views_draw_the_records_and_follow_the_layer(trained):
     assert dyn.replay.shape == (64,)
     picked = dyn.flow.chart.mark.selected
     assert picked == [dyn.flow.layers.index("dense")]
+    assert [v.error for v in views] == [""] * len(views)
     assert dyn.ratios.chart.picked.y.tolist()[-2] == pytest.approx(
         [r.ratios.get("dense", np.nan) for _, r in log.items()][-2]
     )

@@ -30,9 +30,10 @@ class ThinningLog(HasTraits):
 
     >>> log = ThinningLog(capacity=4)
     >>> for step in range(1, 10):
-    ...     log.add(step, step * 10)
+    ...     if log.due(step):
+    ...         log.add(step, step * 10)
     >>> log.steps(), log.gap
-    ([3, 5, 7, 9], 2)
+    ([1, 5, 9], 4)
     """
 
     updates = Int(0, read_only=True, help="Bumped when a record is added or dropped.")

@@ -7,6 +7,8 @@ the selected layer always whole).
 
 from __future__ import annotations
 
+import math
+
 import bqplot as bq
 import numpy as np
 
@@ -28,6 +30,41 @@ def positive(values: np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(values) & (values > 0), values, np.nan)
 
 
+def log_range(values) -> tuple[float, float, list[float]]:
+    """Bounds and ticks of a log axis over the positive finite ``values``: whole
+    decades (at most 6 ticks) when they span two or more, else 1-2-5 steps.
+
+    >>> log_range([0.002, 0.3])
+    (0.001, 1.0, [0.001, 0.01, 0.1, 1.0])
+    >>> log_range([0.6, 1.3])[2]
+    [0.5, 1.0, 2.0]
+    """
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v) & (v > 0)]
+    if not v.size:
+        return 0.1, 1.0, [0.1, 1.0]
+    small, big = float(v.min()), float(v.max())
+    if math.log10(big / small) >= 1.5:
+        lo, hi = math.floor(math.log10(small)), math.ceil(math.log10(big))
+        step = -(-(hi - lo) // 5)
+        return 10.0**lo, 10.0**hi, [10.0**k for k in range(lo, hi + 1, step)]
+    k0, k1 = math.floor(math.log10(small)), math.floor(math.log10(big))
+    ticks = [float(f"{m}e{k}") for k in range(k0, k1 + 2) for m in (1, 2, 5)]
+    low = max(t for t in ticks if t <= small * (1 + 1e-9))
+    high = min(t for t in ticks if t >= big * (1 - 1e-9))
+    if high <= low:
+        high = ticks[ticks.index(low) + 1]
+    return low, high, [t for t in ticks if low <= t <= high]
+
+
+def set_log_axis(scale, axis, values) -> None:
+    """Fit a log scale and its axis to ``values`` (round ticks that never crowd)."""
+    lo, hi, ticks = log_range(values)
+    with scale.hold_sync():
+        scale.min, scale.max = lo, hi
+    axis.tick_values = np.array(ticks)
+
+
 class LayerChart:
     """One value per layer, clickable: points on a line (log scale) or bars.
 
@@ -39,7 +76,7 @@ class LayerChart:
         self.names: list[str] = []
         self.log, self.bars, self.on_pick = log, bars, on_pick
         x = bq.OrdinalScale()
-        y = bq.LogScale() if log else bq.LinearScale(min=0.0)
+        y = bq.LogScale() if log else bq.LinearScale(min=0.0, max=1.0)
         self.scales = {"x": x, "y": y}
         tip = bq.Tooltip(fields=["x", "y"], formats=["", ".3~g"], labels=["layer", y_label])
         if bars:
@@ -61,7 +98,7 @@ class LayerChart:
             scale=x, label="layer", tick_rotate=-30, tick_style={"font-size": "10px"}
         )
         self.y_axis = bq.Axis(
-            scale=y, label=y_label, orientation="vertical", tick_format=".1~e" if log else ".0%"
+            scale=y, label=y_label, orientation="vertical", tick_format=".0e" if log else ".0%"
         )
         marks = [self.line, self.mark, self.bad] if not bars else [self.mark, self.bad]
         self.figure = figure(title, marks, [self.x_axis, self.y_axis], width, "300px")
@@ -84,6 +121,9 @@ class LayerChart:
         with self.x_axis.hold_sync():
             step = max(1, -(-len(names) // MAX_LABELS))
             self.x_axis.tick_values = labels[::step].tolist()
+            self.x_axis.tick_rotate = -30 if len(names) > 6 else 0
+        if self.log:
+            set_log_axis(self.scales["y"], self.y_axis, drawn)
         with self.mark.hold_sync():
             self.mark.x, self.mark.y = labels, drawn
             self.mark.selected = [self.names.index(picked)] if picked in self.names else None
@@ -126,9 +166,10 @@ class StepChart:
                 scale=y,
                 label=y_label,
                 orientation="vertical",
-                tick_format=".1~e" if log else ".3~g",
+                tick_format=".0e" if log else ".3~g",
             ),
         ]
+        self.y_axis = axes[1]
         marks = [self.others, self.refs, self.picked, self.rule, self.bad]
         self.figure = figure(title, marks, axes, width, "300px")
         self.sent_points = 0
@@ -151,7 +192,11 @@ class StepChart:
             self.picked.y = shown[mine] if mine is not None else np.full(len(steps), np.nan)
         self.sent_points = len(steps) * (len(rows) + 1)
         finite = shown[np.isfinite(shown)]
-        lo, hi = (finite.min(), finite.max()) if finite.size else (1e-8, 1.0)
+        if self.log:
+            lo, hi, _ = log_range(np.concatenate([finite, np.asarray(refs, float)]))
+            set_log_axis(self.scales["y"], self.y_axis, [lo, hi])
+        else:
+            lo, hi = (finite.min(), finite.max()) if finite.size else (0.0, 1.0)
         self._rule(at, lo, hi, steps)
         self._refs(refs, steps)
         bad = ~np.isfinite(matrix)
