@@ -19,6 +19,7 @@ model trains. Layers are named as in ``ModelState.layer_names`` (nested layers r
 from __future__ import annotations
 
 import math
+import threading
 import weakref
 
 import numpy as np
@@ -194,29 +195,75 @@ class Gradients:
         self.model = model
         self._compiled = None
         self._variables: list = []
+        self._traced = threading.Event()  # set while no warm-up is tracing
+        self._traced.set()
 
     def __call__(self, x, y, sample_weight=None) -> dict[int, float]:
-        model = self.model
-        check_loss(model)
-        if y is None:
-            raise ValueError("gradients need labels: give y (or labels to the ModelState)")
-        variables = list({id(v): v for v in model.trainable_weights}.values())
+        x, y, variables = self._prepare(x, y)
         if not variables:
             return {}
-        if [id(v) for v in variables] != [id(v) for v in self._variables]:
-            self._variables = variables  # new or newly frozen layers: trace again
-            self._compiled = _compile(self._squares)
-        x = _graph.cast_inputs(model, x)
-        y = _labels_for(model, y)
-        kept = _tracker_values(model)
+        kept = _tracker_values(self.model)
         try:
             squares = self._run(x, y, sample_weight)
         finally:
             _restore(kept)
         return {id(v): float(s) for v, s in zip(variables, np.asarray(squares), strict=True)}
 
+    def warm_up(self, x, y, sample_weight=None) -> threading.Thread | None:
+        """Trace the compiled computation for ``(x, y)`` in a background thread (a few
+        tenths of a second for a small CNN, seconds for a big model), so that the
+        first record of a training run does not pay for it; calls meanwhile run
+        eagerly. Tracing runs nothing: no weight or tracker changes. Returns the
+        thread, or None when there is nothing to trace (no loss, no labels)."""
+        try:
+            x, y, variables = self._prepare(x, y)
+        except (ValueError, RuntimeError):
+            return None
+        if not variables or self._compiled is None:
+            return None
+        self._build(x, y)
+        compiled = self._compiled
+        self._traced.clear()
+
+        def trace():
+            try:
+                compiled.get_concrete_function(x, y, sample_weight)
+            except Exception:  # noqa: BLE001 - the first real call compiles, or runs eagerly
+                pass
+            finally:
+                self._traced.set()
+
+        # (not a daemon: TensorFlow aborts the process if it is still tracing at exit)
+        thread = threading.Thread(target=trace, name="nnwidgets-gradients-trace")
+        thread.start()
+        return thread
+
+    def _build(self, x, y) -> None:
+        """Build the compiled loss (its trackers are variables) on one sample, eagerly
+        and in this thread, rather than inside a trace in another."""
+        model = self.model
+        one_x, one_y = _slice(x, 0, 1), _slice(y, 0, 1) if y is not None else None
+        kept = _tracker_values(model)
+        try:
+            _loss(model, one_x, one_y, model(one_x, training=False), None)
+        except Exception:  # noqa: BLE001 - the first real call says what is wrong
+            pass
+        finally:
+            _restore(kept)
+
+    def _prepare(self, x, y):
+        model = self.model
+        check_loss(model)
+        if y is None:
+            raise ValueError("gradients need labels: give y (or labels to the ModelState)")
+        variables = list({id(v): v for v in model.trainable_weights}.values())
+        if variables and [id(v) for v in variables] != [id(v) for v in self._variables]:
+            self._variables = variables  # new or newly frozen layers: trace again
+            self._compiled = _compile(self._squares)
+        return _graph.cast_inputs(model, x), _labels_for(model, y), variables
+
     def _run(self, x, y, sample_weight):
-        if self._compiled is not None:
+        if self._compiled is not None and self._traced.is_set():
             try:
                 return self._compiled(x, y, sample_weight)
             except Exception:  # noqa: BLE001 - anything that fails compiled runs eagerly
@@ -246,7 +293,8 @@ def check_loss(model) -> None:
         if type(model).compute_loss is _keras_compute_loss():
             raise ValueError(
                 f"model {model.name!r} has no loss to take gradients of: compile it with "
-                "model.compile(optimizer, loss=...)"
+                "model.compile(optimizer, loss=...) (a loss computed in a custom train_step "
+                "is not seen)"
             )
 
 
@@ -279,17 +327,30 @@ def _labels_for(model, y):
     return y
 
 
-def _tracker_values(model) -> list:
-    """The loss trackers' variables with their values: a multi-output ``compute_loss``
-    updates one per output, which ``fit`` logs; they are put back afterwards."""
+def _trackers(model) -> list:
     compile_loss = getattr(model, "_compile_loss", None)
     metrics = getattr(compile_loss, "metrics", None) or []
-    return [(v, np.array(v)) for m in metrics for v in getattr(m, "variables", [])]
+    return [v for m in metrics for v in getattr(m, "variables", [])]
 
 
-def _restore(kept: list) -> None:
-    for variable, value in kept:
-        variable.assign(value)
+def _tracker_values(model) -> tuple:
+    """The loss trackers' values: a multi-output ``compute_loss`` updates one per
+    output, which ``fit`` logs; :func:`_restore` puts them back."""
+    kept = {}
+    for v in _trackers(model):
+        value = np.array(v)
+        if value.shape == tuple(v.shape):  # (not yet initialised: it starts at 0)
+            kept[id(v)] = value
+    return model, kept
+
+
+def _restore(kept: tuple) -> None:
+    """Put the trackers back; one made meanwhile (the loss built by this call) goes
+    back to the zero it starts from."""
+    model, values = kept
+    for v in _trackers(model):
+        value = values.get(id(v))
+        v.assign(value if value is not None else np.zeros(v.shape, v.dtype))
 
 
 def _compile(fn):
@@ -345,75 +406,56 @@ def _all(model) -> list:
 
 
 # -- dead units -------------------------------------------------------------------
-def dead_units(model, x, batch_size: int = 64) -> dict[str, float]:
+def dead_units(model, x, batch_size: int = 64, recorder=None) -> dict[str, float]:
     """Per layer, the share of units (the output's last axis) whose output is exactly 0
     for every sample of ``x`` and every position, in inference mode. Layers whose
     output cannot be recorded (inside a subclassed model's ``call``), is not a float
-    tensor, or has no axis beyond the batch are left out.
+    tensor, or has no axis beyond the batch are left out. ``recorder`` (a
+    :class:`~nnwidgets.compute.graph.Recorder` of ``model``, e.g. a state's
+    ``activations.recorder``) saves compiling another.
 
     >>> dead_units(model, x)["d"]  # doctest: +SKIP
     0.0
     """
-    alive = None
     count = _data_len(x)
     if count == 0:
         raise ValueError("dead_units needs at least one sample")
-    finder = AliveUnits.of(model)
-    for start in range(0, count, int(batch_size)):
-        batch = _slice(x, start, start + int(batch_size))
-        found = finder(batch)
-        alive = found if alive is None else {k: alive[k] | v for k, v in found.items()}
-    return {name: float(1.0 - a.mean()) for name, a in (alive or {}).items()}
+    recorder = recorder or _recorder_of(model)
+    alive: dict[str, np.ndarray] = {}
+    start, size = 0, 1  # one sample first: its recording's size bounds the batches
+    while start < count:
+        record, _ = recorder(_slice(x, start, start + size))
+        nbytes = _alive_in(record, alive)
+        start += size
+        size = int(min(max(DEAD_BYTES // max(nbytes // size, 1), 1), batch_size))
+    return {name: float(1.0 - a.mean()) for name, a in alive.items()}
 
 
-class AliveUnits:
-    """Per layer, which units were not exactly 0 somewhere in a batch (compiled once
-    per model, like :class:`Gradients`)."""
+#: Bytes of layer outputs recorded at once by :func:`dead_units`.
+DEAD_BYTES = 256 * 2**20
 
-    _made: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
-    @classmethod
-    def of(cls, model) -> AliveUnits:
-        made = cls._made.get(model)
-        if made is None:
-            made = cls._made[model] = cls(model)
-        return made
+def _alive_in(record: dict, alive: dict) -> int:
+    """Add the units seen non-zero in ``record`` to ``alive``; returns its bytes."""
+    nbytes = 0
+    for name, value in record.items():
+        out = np.asarray(_graph.flatten(value)[0])
+        nbytes += out.nbytes
+        if out.dtype.kind != "f" or out.ndim < 2:
+            continue
+        seen = np.any(out.reshape(-1, out.shape[-1]) != 0, axis=0)
+        alive[name] = alive[name] | seen if name in alive else seen
+    return nbytes
 
-    def __init__(self, model):
-        self.model = model
-        self._compiled = None
-        self._tried = False
 
-    def __call__(self, batch) -> dict[str, np.ndarray]:
-        batch = _graph.cast_inputs(self.model, batch)
-        if not self._tried:
-            self._tried = True
-            self._compiled = _compile(self._alive) if _graph.graph_of(self.model) else None
-        if self._compiled is not None:
-            try:
-                found = self._compiled(batch)
-            except Exception:  # noqa: BLE001 - anything that fails compiled runs eagerly
-                self._compiled = None
-                found = self._alive(batch)
-        else:
-            found = self._alive(batch)
-        return {name: np.asarray(a, dtype=bool) for name, a in found.items()}
+_RECORDERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
-    def _alive(self, batch):
-        import tensorflow as tf
 
-        record: dict = {}
-        if _graph.graph_of(self.model) is None:
-            return {}
-        _graph.run_recording(self.model, batch, record, cast=False)
-        out = {}
-        for name, value in record.items():
-            t = _graph.flatten(value)[0]
-            if not tf.is_tensor(t) or not t.dtype.is_floating or len(t.shape) < 2:
-                continue
-            axes = list(range(len(t.shape) - 1))
-            out[name] = tf.reduce_any(tf.not_equal(t, 0), axis=axes)
-        return out
+def _recorder_of(model):
+    made = _RECORDERS.get(model)
+    if made is None:
+        made = _RECORDERS[model] = _graph.Recorder(model)
+    return made
 
 
 def _data_len(x) -> int:

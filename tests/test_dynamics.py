@@ -417,3 +417,57 @@ def test_explore_has_a_dynamics_tab_on_the_plots_session(digits):
     assert app.dynamics.flow.layers == ("conv1", "conv2", "dense", "probs")
     app.close()
     assert app.training.session.probes == []
+
+
+def test_a_tiny_budget_records_less_often(digits):
+    x, y = digits
+    model = nw.datasets.demo_model()
+    dyn = nw.TrainingDynamics(nw.ModelState(model, x[:60], y[:60]), budget=1e-4)
+    fit(model, x, y, callbacks=[dyn.callback], epochs=2, batch_size=8)  # 30 steps
+    probe = dyn.recorder.dynamics
+    assert probe.every > 30 and len(probe.log) <= 3  # the first, its check, the end
+    assert probe.log.steps()[-1] == 30
+    dyn.close()
+    assert dyn.session.probes == []  # closed: nothing records any more
+    handlers = [
+        h for by in dyn.recorder._trait_notifiers.values() for hs in by.values() for h in hs
+    ]
+    assert handlers == []  # and no view follows the recorder
+
+
+ZOO_CASES = (
+    "text_transformer",
+    "unet",
+    "two_output",
+    "dict_tabular",
+    "custom_layers",
+    "vae_subclassed",
+)
+
+
+@pytest.mark.parametrize("name", ZOO_CASES)
+def test_every_kind_of_model_records_and_draws(name):
+    from tests import zoo
+
+    case = zoo.build(name)
+    state = nw.ModelState(case.model, case.x, case.y, **case.kwargs)
+    dyn = nw.TrainingDynamics(state, budget=1.0)
+    session = dyn.session
+    session.begin({"epochs": 1, "steps": 3}, state.model)
+    for step in range(3):
+        session.record_batch(step, {"loss": 1.0})
+    session.end()
+    rec = dyn.recorder.dynamics.log.last()
+    views = (dyn, dyn.flow, dyn.ratios, dyn.weights, dyn.dead, dyn.replay)
+    assert [v.error for v in views] == [""] * len(views), name
+    with_weights = [n for n in state.layer_names if state.layer_info(n).layer.trainable_weights]
+    if state.labels is not None:
+        assert set(rec.gradients) == set(with_weights), name
+        assert all(np.isfinite(v) and v >= 0 for v in rec.gradients.values()), rec.gradients
+        assert dyn.flow.layers == tuple(n for n in state.layer_names if n in rec.gradients)
+    else:  # no labels, or a loss only in a custom train_step (the VAE): said
+        assert "labels" in dyn.flow.message.value or "no loss" in dyn.flow.message.value
+    assert set(rec.histograms) >= {v.path for v in state.model.trainable_weights}
+    if name != "vae_subclassed":  # a subclassed model's layers cannot be recorded
+        assert rec.dead and dyn.replay.snapshot_steps[-1] == 3
+    dyn.close()
