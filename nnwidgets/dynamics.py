@@ -222,21 +222,7 @@ class Gradients:
         if not variables or self._compiled is None:
             return None
         self._build(x, y)
-        compiled = self._compiled
-        self._traced.clear()
-
-        def trace():
-            try:
-                compiled.get_concrete_function(x, y, sample_weight)
-            except Exception:  # noqa: BLE001 - the first real call compiles, or runs eagerly
-                pass
-            finally:
-                self._traced.set()
-
-        # (not a daemon: TensorFlow aborts the process if it is still tracing at exit)
-        thread = threading.Thread(target=trace, name="nnwidgets-gradients-trace")
-        thread.start()
-        return thread
+        return _trace(self._compiled, self._traced, x, y, sample_weight)
 
     def _build(self, x, y) -> None:
         """Build the compiled loss (its trackers are variables) on one sample, eagerly
@@ -285,6 +271,24 @@ class Gradients:
                 for g in grads
             ]
         )
+
+
+def _trace(compiled, traced: threading.Event, *args) -> threading.Thread:
+    """Trace ``compiled`` for ``args`` in a thread; ``traced`` is set once done."""
+    traced.clear()
+
+    def trace():
+        try:
+            compiled.get_concrete_function(*args)
+        except Exception:  # noqa: BLE001 - the first real call compiles, or runs eagerly
+            pass
+        finally:
+            traced.set()
+
+    # (not a daemon: TensorFlow aborts the process if it is still tracing at exit)
+    thread = threading.Thread(target=trace, name="nnwidgets-trace")
+    thread.start()
+    return thread
 
 
 def check_loss(model) -> None:
@@ -406,56 +410,89 @@ def _all(model) -> list:
 
 
 # -- dead units -------------------------------------------------------------------
-def dead_units(model, x, batch_size: int = 64, recorder=None) -> dict[str, float]:
+def dead_units(model, x, batch_size: int = 64) -> dict[str, float]:
     """Per layer, the share of units (the output's last axis) whose output is exactly 0
     for every sample of ``x`` and every position, in inference mode. Layers whose
     output cannot be recorded (inside a subclassed model's ``call``), is not a float
-    tensor, or has no axis beyond the batch are left out. ``recorder`` (a
-    :class:`~nnwidgets.compute.graph.Recorder` of ``model``, e.g. a state's
-    ``activations.recorder``) saves compiling another.
+    tensor, or has no axis beyond the batch are left out. Compiled once per model;
+    each unit's "ever non-zero" is reduced in the graph, so no layer output is copied.
 
     >>> dead_units(model, x)["d"]  # doctest: +SKIP
     0.0
     """
+    alive = None
     count = _data_len(x)
     if count == 0:
         raise ValueError("dead_units needs at least one sample")
-    recorder = recorder or _recorder_of(model)
-    alive: dict[str, np.ndarray] = {}
-    start, size = 0, 1  # one sample first: its recording's size bounds the batches
-    while start < count:
-        record, _ = recorder(_slice(x, start, start + size))
-        nbytes = _alive_in(record, alive)
-        start += size
-        size = int(min(max(DEAD_BYTES // max(nbytes // size, 1), 1), batch_size))
-    return {name: float(1.0 - a.mean()) for name, a in alive.items()}
+    finder = AliveUnits.of(model)
+    for start in range(0, count, int(batch_size)):
+        batch = _slice(x, start, start + int(batch_size))
+        found = finder(batch)
+        alive = found if alive is None else {k: alive[k] | v for k, v in found.items()}
+    return {name: float(1.0 - a.mean()) for name, a in (alive or {}).items()}
 
 
-#: Bytes of layer outputs recorded at once by :func:`dead_units`.
-DEAD_BYTES = 256 * 2**20
+class AliveUnits:
+    """Per layer, which units were not exactly 0 somewhere in a batch (compiled once
+    per model, like :class:`Gradients`)."""
 
+    _made: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
-def _alive_in(record: dict, alive: dict) -> int:
-    """Add the units seen non-zero in ``record`` to ``alive``; returns its bytes."""
-    nbytes = 0
-    for name, value in record.items():
-        out = np.asarray(_graph.flatten(value)[0])
-        nbytes += out.nbytes
-        if out.dtype.kind != "f" or out.ndim < 2:
-            continue
-        seen = np.any(out.reshape(-1, out.shape[-1]) != 0, axis=0)
-        alive[name] = alive[name] | seen if name in alive else seen
-    return nbytes
+    @classmethod
+    def of(cls, model) -> AliveUnits:
+        made = cls._made.get(model)
+        if made is None:
+            made = cls._made[model] = cls(model)
+        return made
 
+    def __init__(self, model):
+        self.model = model
+        self._compiled = None
+        self._tried = False
+        self._traced = threading.Event()  # set while no warm-up is tracing
+        self._traced.set()
 
-_RECORDERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+    def _make(self) -> None:
+        if not self._tried:
+            self._tried = True
+            self._compiled = _compile(self._alive) if _graph.graph_of(self.model) else None
 
+    def warm_up(self, batch) -> threading.Thread | None:
+        """Trace the compiled computation for ``batch`` in a background thread (calls
+        meanwhile run eagerly); see :meth:`Gradients.warm_up`."""
+        self._make()
+        if self._compiled is None:
+            return None
+        return _trace(self._compiled, self._traced, _graph.cast_inputs(self.model, batch))
 
-def _recorder_of(model):
-    made = _RECORDERS.get(model)
-    if made is None:
-        made = _RECORDERS[model] = _graph.Recorder(model)
-    return made
+    def __call__(self, batch) -> dict[str, np.ndarray]:
+        batch = _graph.cast_inputs(self.model, batch)
+        self._make()
+        if self._compiled is not None and self._traced.is_set():
+            try:
+                found = self._compiled(batch)
+            except Exception:  # noqa: BLE001 - anything that fails compiled runs eagerly
+                self._compiled = None
+                found = self._alive(batch)
+        else:
+            found = self._alive(batch)
+        return {name: np.asarray(a, dtype=bool) for name, a in found.items()}
+
+    def _alive(self, batch):
+        import tensorflow as tf
+
+        record: dict = {}
+        if _graph.graph_of(self.model) is None:
+            return {}
+        _graph.run_recording(self.model, batch, record, cast=False)
+        out = {}
+        for name, value in record.items():
+            t = _graph.flatten(value)[0]
+            if not tf.is_tensor(t) or not t.dtype.is_floating or len(t.shape) < 2:
+                continue
+            axes = list(range(len(t.shape) - 1))
+            out[name] = tf.reduce_any(tf.not_equal(t, 0), axis=axes)
+        return out
 
 
 def _data_len(x) -> int:

@@ -25,6 +25,8 @@ def test_readme_examples_run(tmp_path):
         "assert acts.channel == 3 and before.layer == state.layer\n"
         "assert open('run.csv').readline().strip() == 'run,series,step,value'\n"
         "assert reviews.state.input_kinds == ('tokens',)\n"
+        "assert set(norms) == {'conv2d', 'dense'} and counts.sum() == np.size(model.weights[0])\n"
+        "assert set(dead) == {'conv2d', 'global_average_pooling2d', 'dense'}\n"
         "assert reviews.prediction.summaries[0].startswith('predicted ')\n"
         "print('README ok')\n"
     )

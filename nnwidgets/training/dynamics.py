@@ -153,12 +153,12 @@ class DynamicsProbe(Recording):
         Buckets of the weight histograms (TensorBoard's 30 by default).
     """
 
-    def __init__(self, model, x, y, budget=0.04, capacity=256, bins=_dyn.BINS, recorder=None):
+    def __init__(self, model, x, y, budget=0.04, capacity=256, bins=_dyn.BINS):
         super().__init__(budget, capacity)
         self.model, self.x, self.y, self.bins = model, x, y, int(bins)
-        self.recorder = recorder  # the state's layer recorder, for dead units
         self.error = ""  # why gradients could not be recorded, if so
         _dyn.Gradients.of(model).warm_up(x, y)  # (compiled by the time training starts)
+        _dyn.AliveUnits.of(model).warm_up(x)
         self._before = None  # parameters copied at the last record
         self._pending = None  # the record whose ratios wait for the next step
 
@@ -203,7 +203,7 @@ class DynamicsProbe(Recording):
 
     def _dead(self) -> dict[str, float]:
         try:
-            return _dyn.dead_units(self.model, self.x, recorder=self.recorder)
+            return _dyn.dead_units(self.model, self.x)
         except Exception:  # noqa: BLE001 - a layer that cannot be recorded: no figure
             return {}
 
@@ -349,9 +349,7 @@ class DynamicsRecorder(HasTraits):
         super().__init__()
         x, y = probe_batch(state, probe_size)
         self.session = session
-        self.dynamics = DynamicsProbe(
-            state.model, x, y, budget * 3 / 4, capacity, recorder=state.activations.recorder
-        )
+        self.dynamics = DynamicsProbe(state.model, x, y, budget * 3 / 4, capacity)
         self.snapshots = InputSnapshots(state, budget=budget / 4)
         self.redraw = Redraw(self, interval, draw_budget)
         for probe in (self.dynamics, self.snapshots, self.redraw):
