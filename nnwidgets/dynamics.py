@@ -209,6 +209,11 @@ class Gradients:
             _restore(kept)
         return {id(v): float(s) for v, s in zip(variables, np.asarray(squares), strict=True)}
 
+    @property
+    def ready(self) -> bool:
+        """No warm-up is tracing (a call now runs compiled, or eagerly if it cannot)."""
+        return self._traced.is_set()
+
     def warm_up(self, x, y, sample_weight=None) -> threading.Thread | None:
         """Trace the compiled computation for ``(x, y)`` in a background thread (a few
         tenths of a second for a small CNN, seconds for a big model), so that the
@@ -456,6 +461,11 @@ class AliveUnits:
         if not self._tried:
             self._tried = True
             self._compiled = _compile(self._alive) if _graph.graph_of(self.model) else None
+
+    @property
+    def ready(self) -> bool:
+        """No warm-up is tracing."""
+        return self._traced.is_set()
 
     def warm_up(self, batch) -> threading.Thread | None:
         """Trace the compiled computation for ``batch`` in a background thread (calls

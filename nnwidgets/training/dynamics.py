@@ -157,10 +157,21 @@ class DynamicsProbe(Recording):
         super().__init__(budget, capacity)
         self.model, self.x, self.y, self.bins = model, x, y, int(bins)
         self.error = ""  # why gradients could not be recorded, if so
-        _dyn.Gradients.of(model).warm_up(x, y)  # (compiled by the time training starts)
-        _dyn.AliveUnits.of(model).warm_up(x)
+        self._warm = False
         self._before = None  # parameters copied at the last record
         self._pending = None  # the record whose ratios wait for the next step
+
+    def warm_up(self) -> None:
+        """Trace the compiled computations in background threads, once: called when
+        training starts (a widget made and never trained costs nothing). Batch-end
+        records wait until the tracing is done."""
+        if not self._warm:
+            self._warm = True
+            _dyn.Gradients.of(self.model).warm_up(self.x, self.y)
+            _dyn.AliveUnits.of(self.model).warm_up(self.x)
+
+    def _ready(self) -> bool:
+        return _dyn.Gradients.of(self.model).ready and _dyn.AliveUnits.of(self.model).ready
 
     @property
     def pending(self) -> bool:
@@ -174,8 +185,8 @@ class DynamicsProbe(Recording):
             self._before = self._pending = None  # no next step: no ratio
             if self.log.steps()[-1:] == [session.step]:
                 return 0.0  # recorded at this step already
-        elif not self.log.due(session.step):
-            return 0.0
+        elif not self.log.due(session.step) or not self._ready():
+            return 0.0  # (while tracing, wait: a record then would run eagerly, slowly)
         start = time.perf_counter()
         rec = Dynamics(weights=_dyn.weight_norms(self.model), dead=self._dead())
         rec.gradients = self._gradients()
@@ -354,6 +365,13 @@ class DynamicsRecorder(HasTraits):
         self.redraw = Redraw(self, interval, draw_budget)
         for probe in (self.dynamics, self.snapshots, self.redraw):
             session.add_probe(probe)
+        session.observe(self._on_phase, names="phase")
+        if session.active:
+            self.dynamics.warm_up()
+
+    def _on_phase(self, change) -> None:
+        if change["new"] == "training":
+            self.dynamics.warm_up()
 
     @property
     def dirty(self) -> bool:
@@ -370,6 +388,7 @@ class DynamicsRecorder(HasTraits):
     def close(self) -> None:
         for probe in (self.dynamics, self.snapshots, self.redraw):
             self.session.remove_probe(probe)
+        self.session.unobserve(self._on_phase, names="phase")
 
 
 class Redraw(Probe):
