@@ -216,10 +216,11 @@ class Gradients:
 
     def warm_up(self, x, y, sample_weight=None) -> threading.Thread | None:
         """Trace the compiled computation for ``(x, y)`` in a background thread (a few
-        tenths of a second for a small CNN, seconds for a big model), so that the
-        first record of a training run does not pay for it; calls meanwhile run
-        eagerly. Tracing runs nothing: no weight or tracker changes. Returns the
-        thread, or None when there is nothing to trace (no loss, no labels)."""
+        tenths of a second for a small CNN, seconds for a big model), and run it once,
+        so that the first record of a training run does not pay for it; calls
+        meanwhile run eagerly. No weight changes; the loss trackers of a model with
+        several outputs would, so it is then only traced. Returns the thread, or None
+        when there is nothing to trace (no loss, no labels)."""
         try:
             x, y, variables = self._prepare(x, y)
         except (ValueError, RuntimeError):
@@ -227,7 +228,10 @@ class Gradients:
         if not variables or self._compiled is None:
             return None
         self._build(x, y)
-        return _trace(self._compiled, self._traced, x, y, sample_weight)
+        # a run changes nothing but the loss trackers of a model with several outputs,
+        # which fit updates in its own thread meanwhile: those are only traced
+        run = not _trackers(self.model)
+        return _trace(self._compiled, self._traced, x, y, sample_weight, run=run)
 
     def _build(self, x, y) -> None:
         """Build the compiled loss (its trackers are variables) on one sample, eagerly
@@ -278,13 +282,16 @@ class Gradients:
         )
 
 
-def _trace(compiled, traced: threading.Event, *args) -> threading.Thread:
-    """Trace ``compiled`` for ``args`` in a thread; ``traced`` is set once done."""
+def _trace(compiled, traced: threading.Event, *args, run: bool = True) -> threading.Thread:
+    """Trace ``compiled`` for ``args`` in a thread, and ``run`` it once (its first
+    run optimises the graph: tens of ms); ``traced`` is set once done."""
     traced.clear()
 
     def trace():
         try:
             compiled.get_concrete_function(*args)
+            if run:
+                compiled(*args)
         except Exception:  # noqa: BLE001 - the first real call compiles, or runs eagerly
             pass
         finally:

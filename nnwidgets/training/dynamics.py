@@ -117,19 +117,16 @@ class Recording(Probe):
         self._last = None  # (time, step) of the last record
 
     def _choose_every(self, session, cost: float):
-        """Pick ``every`` from this record's cost; returns the cost the session counts
-        (the first record's is not: it compiles the computation once)."""
+        """Pick ``every`` from this record's cost and the training time per step since
+        the last record (until a second record, the session's budget check alone
+        spaces them)."""
         now = time.perf_counter()
-        first = self._last is None
-        if first:
-            self.every = 1  # measure a compiled record soon
-        elif session.step > self._last[1]:
+        if self._last is not None and session.step > self._last[1]:
             per_step = max(now - cost - self._last[0], 1e-6) / (session.step - self._last[1])
             want = cost / max(self.budget * per_step, 1e-12)
             self.every = int(min(max(math.ceil(want), self.log.gap, 1), 10**6))
         self._last = (now, session.step)
         self.cost = cost
-        return 0.0 if first else None
 
 
 class DynamicsProbe(Recording):
@@ -194,7 +191,8 @@ class DynamicsProbe(Recording):
         self.log.add(session.step, rec)
         if event == "batch":
             self._before, self._pending = _dyn.snapshot(self.model), rec
-        return self._choose_every(session, time.perf_counter() - start)
+        self._choose_every(session, time.perf_counter() - start)
+        return None
 
     def _finish(self, session):
         rec, before = self._pending, self._before
@@ -274,7 +272,8 @@ class InputSnapshots(Recording):
         self.error = ""
         self.log.capacity = self._capacity_for(shot)
         self.log.add(session.step, shot)
-        return self._choose_every(session, time.perf_counter() - start)
+        self._choose_every(session, time.perf_counter() - start)
+        return None
 
     def take(self) -> Snapshot:
         """The watched input's outputs with the weights as they are now."""

@@ -76,8 +76,9 @@ class GradientFlow(DynamicsView):
 
 
 class UpdateRatios(DynamicsView):
-    """‖ΔW‖/‖W‖ of one step over time, every layer thin, the selected in orange, the
-    usual 1e-3 dotted. A frozen layer does not move (ratio 0) and is named.
+    """‖ΔW‖/‖W‖ of one step: every layer's at the step shown (click one to select it),
+    and over time, every layer thin, the selected in orange, the usual 1e-3 dotted. A
+    frozen layer does not move (ratio 0) and is named.
 
     Attributes
     ----------
@@ -88,9 +89,10 @@ class UpdateRatios(DynamicsView):
     ratio = Float(None, allow_none=True, read_only=True, help="The selected layer's ratio.")
 
     def build(self) -> tuple:
+        self.per_layer = LayerChart("Update ratio per layer", "‖ΔW‖/‖W‖", True, False, self.pick)
         self.chart = StepChart("Update ratio ‖ΔW‖/‖W‖ per step", "‖ΔW‖/‖W‖")
         self.add_class("nnw-ratios")
-        return (self.message, self.chart.figure)
+        return (self.message, self.per_layer.figure, self.chart.figure)
 
     def render(self) -> None:
         steps, names, matrix = self.series("ratios")
@@ -98,6 +100,8 @@ class UpdateRatios(DynamicsView):
         if not len(steps) or not names:
             self.message.value = status_html(self.waiting())
             return
+        self.per_layer.figure.title = f"Update ratio per layer at step {step}"
+        self.per_layer.show(at_names, values, self.state.layer)
         self.chart.show(steps, matrix, names, self.state.layer, step, refs=(GOOD_RATIO,))
         frozen = [n for n, row in zip(names, matrix, strict=True) if _still(row)]
         picked = dict(zip(at_names, values, strict=True)).get(self.state.layer)
