@@ -309,3 +309,4 @@ def check_dynamics_tab(page) -> None:
     )
     assert not errors, errors  # no view of the tab shows an error (red)
     page.locator(".nnw-tabs .lm-TabBar-tab", has_text="Curves").click()
+    choose_layer(page, "conv1")  # back to a layer whose activations are a picture
