@@ -19,7 +19,6 @@ model trains. Layers are named as in ``ModelState.layer_names`` (nested layers r
 from __future__ import annotations
 
 import math
-import threading
 import weakref
 
 import numpy as np
@@ -173,7 +172,24 @@ def gradient_norms(model, x, y, sample_weight=None) -> dict[str, float]:
     return by_layer(squares, trainable_layers(model))
 
 
-class Gradients:
+class _OfModel:
+    """One compiled helper per model, cached without keeping the model alive."""
+
+    _made: weakref.WeakKeyDictionary
+
+    @classmethod
+    def of(cls, model):
+        made = cls._made.get(model)
+        if made is None:
+            made = cls._made[model] = cls(model)
+        return made
+
+    @property
+    def model(self):
+        return self._model()
+
+
+class Gradients(_OfModel):
     """The per-variable sums of squares of the loss gradient, compiled once per model
     (``tf.function``; eager where tracing fails). Calling it changes nothing in the
     model: not the weights, not the optimizer, not the loss trackers behind
@@ -182,21 +198,12 @@ class Gradients:
     >>> squares = Gradients.of(model)(x, y)  # doctest: +SKIP
     """
 
-    _made: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-    @classmethod
-    def of(cls, model) -> Gradients:
-        made = cls._made.get(model)
-        if made is None:
-            made = cls._made[model] = cls(model)
-        return made
+    _made = weakref.WeakKeyDictionary()
 
     def __init__(self, model):
-        self.model = model
+        self._model = weakref.ref(model)  # (the cache keyed on the model must not keep it)
         self._compiled = None
         self._variables: list = []
-        self._traced = threading.Event()  # set while no warm-up is tracing
-        self._traced.set()
 
     def __call__(self, x, y, sample_weight=None) -> dict[int, float]:
         x, y, variables = self._prepare(x, y)
@@ -209,18 +216,14 @@ class Gradients:
             _restore(kept)
         return {id(v): float(s) for v, s in zip(variables, np.asarray(squares), strict=True)}
 
-    @property
-    def ready(self) -> bool:
-        """No warm-up is tracing (a call now runs compiled, or eagerly if it cannot)."""
-        return self._traced.is_set()
-
-    def warm_up(self, x, y, sample_weight=None) -> threading.Thread | None:
-        """Trace the compiled computation for ``(x, y)`` in a background thread (a few
-        tenths of a second for a small CNN, seconds for a big model), and run it once,
-        so that the first record of a training run does not pay for it; calls
-        meanwhile run eagerly. No weight changes; the loss trackers of a model with
-        several outputs would, so it is then only traced. Returns the thread, or None
-        when there is nothing to trace (no loss, no labels)."""
+    def warm_up(self, x, y, sample_weight=None):
+        """Make the compiled computation ready for ``(x, y)`` in two parts: build the
+        compiled loss now, in this thread (an eager pass on one sample), and return a
+        function that traces the computation and runs it once (its first run
+        optimises the graph), to call in another thread while nothing else traces
+        the model (Keras layers share Python lists while traced). No weight changes;
+        the loss trackers of a model with several outputs would, so it is then only
+        traced. Returns None when there is nothing to compile (no loss, no labels)."""
         try:
             x, y, variables = self._prepare(x, y)
         except (ValueError, RuntimeError):
@@ -228,10 +231,8 @@ class Gradients:
         if not variables or self._compiled is None:
             return None
         self._build(x, y)
-        # a run changes nothing but the loss trackers of a model with several outputs,
-        # which fit updates in its own thread meanwhile: those are only traced
         run = not _trackers(self.model)
-        return _trace(self._compiled, self._traced, x, y, sample_weight, run=run)
+        return _tracer(self._compiled, x, y, sample_weight, run=run)
 
     def _build(self, x, y) -> None:
         """Build the compiled loss (its trackers are variables) on one sample, eagerly
@@ -258,7 +259,7 @@ class Gradients:
         return _graph.cast_inputs(model, x), _labels_for(model, y), variables
 
     def _run(self, x, y, sample_weight):
-        if self._compiled is not None and self._traced.is_set():
+        if self._compiled is not None:
             try:
                 return self._compiled(x, y, sample_weight)
             except Exception:  # noqa: BLE001 - anything that fails compiled runs eagerly
@@ -282,10 +283,8 @@ class Gradients:
         )
 
 
-def _trace(compiled, traced: threading.Event, *args, run: bool = True) -> threading.Thread:
-    """Trace ``compiled`` for ``args`` in a thread, and ``run`` it once (its first
-    run optimises the graph: tens of ms); ``traced`` is set once done."""
-    traced.clear()
+def _tracer(compiled, *args, run: bool = True):
+    """A function that traces ``compiled`` for ``args`` and, with ``run``, runs it."""
 
     def trace():
         try:
@@ -294,13 +293,8 @@ def _trace(compiled, traced: threading.Event, *args, run: bool = True) -> thread
                 compiled(*args)
         except Exception:  # noqa: BLE001 - the first real call compiles, or runs eagerly
             pass
-        finally:
-            traced.set()
 
-    # (not a daemon: TensorFlow aborts the process if it is still tracing at exit)
-    thread = threading.Thread(target=trace, name="nnwidgets-trace")
-    thread.start()
-    return thread
+    return trace
 
 
 def check_loss(model) -> None:
@@ -338,9 +332,9 @@ def _labels_for(model, y):
     """Labels in the structure of the model's outputs (a list per output)."""
     if isinstance(y, list) and len(y) == 1:
         y = y[0]
-    if isinstance(y, list) and any(item is None for item in y):
-        raise ValueError("gradients need labels for every output; some are missing")
-    return y
+    if isinstance(y, list) and all(item is None for item in y):
+        raise ValueError("gradients need labels: every output's are missing")
+    return y  # (an output without labels is fine where its loss is None)
 
 
 def _trackers(model) -> list:
@@ -444,48 +438,37 @@ def dead_units(model, x, batch_size: int = 64) -> dict[str, float]:
     return {name: float(1.0 - a.mean()) for name, a in (alive or {}).items()}
 
 
-class AliveUnits:
+class AliveUnits(_OfModel):
     """Per layer, which units were not exactly 0 somewhere in a batch (compiled once
     per model, like :class:`Gradients`)."""
 
-    _made: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-    @classmethod
-    def of(cls, model) -> AliveUnits:
-        made = cls._made.get(model)
-        if made is None:
-            made = cls._made[model] = cls(model)
-        return made
+    _made = weakref.WeakKeyDictionary()
 
     def __init__(self, model):
-        self.model = model
+        self._model = weakref.ref(model)  # (the cache keyed on the model must not keep it)
         self._compiled = None
         self._tried = False
-        self._traced = threading.Event()  # set while no warm-up is tracing
-        self._traced.set()
 
     def _make(self) -> None:
         if not self._tried:
             self._tried = True
-            self._compiled = _compile(self._alive) if _graph.graph_of(self.model) else None
+            try:
+                self._compiled = _compile(self._alive) if _graph.graph_of(self.model) else None
+            except RuntimeError:  # another backend: dead units are not recorded
+                self._compiled = None
 
-    @property
-    def ready(self) -> bool:
-        """No warm-up is tracing."""
-        return self._traced.is_set()
-
-    def warm_up(self, batch) -> threading.Thread | None:
-        """Trace the compiled computation for ``batch`` in a background thread (calls
-        meanwhile run eagerly); see :meth:`Gradients.warm_up`."""
+    def warm_up(self, batch):
+        """A function that traces and runs the compiled computation for ``batch`` (see
+        :meth:`Gradients.warm_up`), or None."""
         self._make()
         if self._compiled is None:
             return None
-        return _trace(self._compiled, self._traced, _graph.cast_inputs(self.model, batch))
+        return _tracer(self._compiled, _graph.cast_inputs(self.model, batch))
 
     def __call__(self, batch) -> dict[str, np.ndarray]:
         batch = _graph.cast_inputs(self.model, batch)
         self._make()
-        if self._compiled is not None and self._traced.is_set():
+        if self._compiled is not None:
             try:
                 found = self._compiled(batch)
             except Exception:  # noqa: BLE001 - anything that fails compiled runs eagerly

@@ -475,3 +475,29 @@ def test_every_kind_of_model_records_and_draws(name):
     if name != "vae_subclassed":  # a subclassed model's layers cannot be recorded
         assert rec.dead and dyn.replay.snapshot_steps[-1] == 3
     dyn.close()
+
+
+def test_bad_arguments_and_models_are_not_kept_alive():
+    import gc
+    import weakref
+
+    with pytest.raises(TypeError, match="ModelState"):
+        nw.TrainingDynamics(nested_model())
+    model = nested_model()
+    x, y = RNG.normal(size=(8, 6)).astype("float32"), RNG.integers(0, 3, 8)
+    D.gradient_norms(model, x, y)
+    D.dead_units(model, x)
+    ref = weakref.ref(model)
+    del model
+    gc.collect()
+    assert ref() is None  # the compiled helpers cached per model do not keep it
+
+
+def test_an_output_without_a_loss_needs_no_labels():
+    i = keras.Input((4,))
+    a, b = L.Dense(2, name="a")(i), L.Dense(3, name="b")(i)
+    model = keras.Model(i, [a, b])
+    model.compile("sgd", ["mse", None])
+    x = RNG.normal(size=(8, 4)).astype("float32")
+    norms = D.gradient_norms(model, x, [np.zeros((8, 2), "float32"), None])
+    assert norms["a"] > 0 and norms["b"] == 0.0  # b has no loss: no gradient

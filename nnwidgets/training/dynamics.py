@@ -102,7 +102,8 @@ class Dynamics:
     weights: dict[str, float] = field(default_factory=dict)
     ratios: dict[str, float] = field(default_factory=dict)  # filled one step later
     dead: dict[str, float] = field(default_factory=dict)
-    histograms: dict[str, tuple] = field(default_factory=dict)  # variable path -> (edges, counts)
+    #: variable path -> (edges, counts, how many values are NaN or Inf)
+    histograms: dict[str, tuple] = field(default_factory=dict)
 
 
 class Recording(Probe):
@@ -154,21 +155,36 @@ class DynamicsProbe(Recording):
         super().__init__(budget, capacity)
         self.model, self.x, self.y, self.bins = model, x, y, int(bins)
         self.error = ""  # why gradients could not be recorded, if so
-        self._warm = False
+        self._warming = None  # the thread tracing the compiled computations
         self._before = None  # parameters copied at the last record
+        self._before_run = None  # the session run they were copied in
         self._pending = None  # the record whose ratios wait for the next step
 
     def warm_up(self) -> None:
-        """Trace the compiled computations in background threads, once: called when
-        training starts (a widget made and never trained costs nothing). Batch-end
-        records wait until the tracing is done."""
-        if not self._warm:
-            self._warm = True
-            _dyn.Gradients.of(self.model).warm_up(self.x, self.y)
-            _dyn.AliveUnits.of(self.model).warm_up(self.x)
+        """Compile what a record computes, before training: the loss is built now, in
+        this thread; the gradient and dead-unit graphs are traced and run once in a
+        background thread, one after the other. Call :meth:`join` before anything
+        else traces the model (``fit`` does when it starts)."""
+        steps = [
+            _dyn.Gradients.of(self.model).warm_up(self.x, self.y),
+            _dyn.AliveUnits.of(self.model).warm_up(self.x),
+        ]
+        steps = [step for step in steps if step is not None]
 
-    def _ready(self) -> bool:
-        return _dyn.Gradients.of(self.model).ready and _dyn.AliveUnits.of(self.model).ready
+        def run():
+            for step in steps:
+                step()
+
+        # (not a daemon: TensorFlow aborts the process if it is still tracing at exit)
+        self._warming = threading.Thread(target=run, name="nnwidgets-dynamics-trace")
+        self._warming.start()
+
+    def join(self) -> None:
+        """Wait for :meth:`warm_up` (Keras layers share Python lists while traced: two
+        threads must not trace the model at once)."""
+        if self._warming is not None:
+            self._warming.join()
+            self._warming = None
 
     @property
     def pending(self) -> bool:
@@ -176,14 +192,19 @@ class DynamicsProbe(Recording):
         return self._before is not None
 
     def record(self, session, event: str):
+        if session.model is not None and session.model is not self.model:
+            return 0.0  # the session trains another model
+        self.join()
+        if self._before is not None and session.store.current_run != self._before_run:
+            self._before = self._pending = None  # copied in a run that failed
         if self._before is not None and event == "batch":
             return self._finish(session)
         if event == "end":
             self._before = self._pending = None  # no next step: no ratio
             if self.log.steps()[-1:] == [session.step]:
                 return 0.0  # recorded at this step already
-        elif not self.log.due(session.step) or not self._ready():
-            return 0.0  # (while tracing, wait: a record then would run eagerly, slowly)
+        elif not self.log.due(session.step):
+            return 0.0
         start = time.perf_counter()
         rec = Dynamics(weights=_dyn.weight_norms(self.model), dead=self._dead())
         rec.gradients = self._gradients()
@@ -191,6 +212,7 @@ class DynamicsProbe(Recording):
         self.log.add(session.step, rec)
         if event == "batch":
             self._before, self._pending = _dyn.snapshot(self.model), rec
+            self._before_run = session.store.current_run
         self._choose_every(session, time.perf_counter() - start)
         return None
 
@@ -221,8 +243,10 @@ class DynamicsProbe(Recording):
         for variables in _dyn.layer_parameters(self.model).values():
             for v in variables:
                 if v.path not in out:
-                    edges, counts = _dyn.histogram(np.asarray(v), self.bins)
-                    out[v.path] = (edges.astype(np.float32), counts.astype(np.int32))
+                    values = np.asarray(v)
+                    edges, counts = _dyn.histogram(values, self.bins)
+                    bad = int(values.size - counts.sum())  # NaN and Inf are not bucketed
+                    out[v.path] = (edges.astype(np.float32), counts.astype(np.int32), bad)
         return out
 
 
@@ -259,6 +283,8 @@ class InputSnapshots(Recording):
         self.log.capacity = self._capacity_for(None)
 
     def record(self, session, event: str):
+        if session.model is not None and session.model is not self.state.model:
+            return 0.0  # the session trains another model
         if event == "batch" and not self.log.due(session.step):
             return 0.0
         if event == "end" and self.log.steps()[-1:] == [session.step]:
@@ -365,12 +391,12 @@ class DynamicsRecorder(HasTraits):
         for probe in (self.dynamics, self.snapshots, self.redraw):
             session.add_probe(probe)
         session.observe(self._on_phase, names="phase")
-        if session.active:
+        if not session.active:  # (while a fit runs, the first record compiles instead)
             self.dynamics.warm_up()
 
     def _on_phase(self, change) -> None:
         if change["new"] == "training":
-            self.dynamics.warm_up()
+            self.dynamics.join()  # before fit traces its own step
 
     @property
     def dirty(self) -> bool:
@@ -384,10 +410,16 @@ class DynamicsRecorder(HasTraits):
         self._drawn = self.dynamics.log.updates + self.snapshots.log.updates
         self.set_trait("updates", self.updates + 1)
 
+    _closed = False
+
     def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
         for probe in (self.dynamics, self.snapshots, self.redraw):
             self.session.remove_probe(probe)
         self.session.unobserve(self._on_phase, names="phase")
+        self.dynamics.join()
 
 
 class Redraw(Probe):

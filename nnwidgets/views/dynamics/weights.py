@@ -94,7 +94,12 @@ class WeightDistribution(DynamicsView):
         self.bands = bands
         self._draw_bands(steps, bands)
         self._draw_histogram(items)
-        self.message.value = status_html(self._caption(steps, bands))
+        bad = items[-1][1].histograms.get(self.variable, (None, None, 0))[2]
+        if bad:  # the bands cover the finite values only: say so, in red
+            text = f"\u26a0 {bad:,} NaN / Inf values in {self.variable} at step {items[-1][0]}"
+            self.message.value = status_html(text, error=True)
+        else:
+            self.message.value = status_html(self._caption(steps, bands))
 
     def _paths(self, items) -> list[str]:
         """The recorded weights of the selected layer (a container: its sublayers')."""
@@ -109,7 +114,7 @@ class WeightDistribution(DynamicsView):
         for step, rec in items:
             if self.variable in rec.histograms:
                 steps.append(step)
-                rows.append(_dyn.percentiles(*rec.histograms[self.variable]))
+                rows.append(_dyn.percentiles(*rec.histograms[self.variable][:2]))
         return np.array(steps, dtype=np.float64), np.array(rows).reshape(len(rows), -1)
 
     def _draw_bands(self, steps: np.ndarray, bands: np.ndarray) -> None:
@@ -126,7 +131,7 @@ class WeightDistribution(DynamicsView):
             rec.histograms[self.variable] for _, rec in items if self.variable in rec.histograms
         )
         now = found[1].histograms.get(self.variable, first)
-        for mark, (edges, counts) in ((self.first, first), (self.now, now)):
+        for mark, (edges, counts, _) in ((self.first, first), (self.now, now)):
             centres = (np.asarray(edges[:-1]) + np.asarray(edges[1:])) / 2
             with mark.hold_sync():
                 mark.x, mark.y = centres, np.asarray(counts, dtype=np.float64)

@@ -60,6 +60,13 @@ class TrainingDynamics(ModelView):
     follows = ("layer",)
 
     def __init__(self, state, session=None, *, budget=0.04, probe_size=32, capacity=256, **options):
+        from ...state import ModelState
+
+        if not isinstance(state, ModelState):
+            raise TypeError(
+                f"TrainingDynamics needs a ModelState, got {type(state).__name__}; "
+                "make one with nnwidgets.ModelState(model, inputs, labels)"
+            )
         if session is not None and not isinstance(session, TrainingSession):
             raise TypeError(f"session must be a TrainingSession, got {type(session).__name__}")
         if not 0 < float(budget) <= 1:
@@ -68,7 +75,11 @@ class TrainingDynamics(ModelView):
         self.recorder = DynamicsRecorder(
             state, self.session, budget=budget, probe_size=probe_size, capacity=capacity
         )
-        super().__init__(state, **options)
+        try:
+            super().__init__(state, **options)
+        except Exception:
+            self.recorder.close()  # no probe left behind in the session
+            raise
         self.recorder.observe(self._on_recorder, names=["updates", "step"])
 
     @property
@@ -154,9 +165,12 @@ class TrainingDynamics(ModelView):
         if self.from_user:
             self.recorder.step = None if change["new"] else int(self.slider.value)
 
+    recorder = None  # (until __init__ has made it: a failed __init__ still gets close())
+
     def close(self) -> None:
-        if not self._closed:
-            self.recorder.unobserve(self._on_recorder, names=["updates", "step"])
+        if not self._closed and self.recorder is not None:
+            if self._built:  # (observed once built)
+                self.recorder.unobserve(self._on_recorder, names=["updates", "step"])
             self.recorder.close()
         super().close()
 
