@@ -70,19 +70,10 @@ GOAL = 5.0  # % of fit time the recording may take (the issue's goal)
 
 
 def _timed_hooks(callback, spent: list) -> object:
-    """Wrap a callback's hooks so that the time spent inside them is added to ``spent``."""
-    for name in HOOKS:
-        original = getattr(callback, name)
+    """Time every hook of ``callback`` (train, test, epoch and batch ones) into ``spent``."""
+    from benchmarks.bench_training import _timed
 
-        def hook(*args, _original=original, **kwargs):
-            t = time.perf_counter()
-            try:
-                return _original(*args, **kwargs)
-            finally:
-                spent[0] += time.perf_counter() - t
-
-        setattr(callback, name, hook)
-    return callback
+    return _timed(callback, spent, HOOKS)
 
 
 def _timed(obj, name: str, clock: dict) -> None:
