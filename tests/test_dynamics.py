@@ -415,6 +415,10 @@ def test_explore_has_a_dynamics_tab_on_the_plots_session(digits):
     app = nw.explore(model, x[:60], y[:60])
     assert app.tabs.titles == ("Curves", "Dynamics")
     assert app.dynamics.session is app.training.session
+    probe = app.dynamics.recorder.dynamics
+    assert not probe._warmed  # opening the dashboard compiles nothing for the tab
+    app.tabs.selected_index = 1  # a person opens the Dynamics tab
+    assert probe._warmed
     fit(model, x[:64], y[:64], callbacks=[app.training.callback])
     assert len(app.dynamics.recorder.dynamics.log) >= 1
     assert app.dynamics.flow.layers == ("conv1", "conv2", "dense", "probs")

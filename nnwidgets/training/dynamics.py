@@ -156,15 +156,19 @@ class DynamicsProbe(Recording):
         self.model, self.x, self.y, self.bins = model, x, y, int(bins)
         self.error = ""  # why gradients could not be recorded, if so
         self._warming = None  # the thread tracing the compiled computations
+        self._warmed = False
         self._before = None  # parameters copied at the last record
         self._before_run = None  # the session run they were copied in
         self._pending = None  # the record whose ratios wait for the next step
 
     def warm_up(self) -> None:
-        """Compile what a record computes, before training: the loss is built now, in
-        this thread; the gradient and dead-unit graphs are traced and run once in a
-        background thread, one after the other. Call :meth:`join` before anything
+        """Compile what a record computes, before training (once): the loss is built
+        now, in this thread; the gradient and dead-unit graphs are traced and run once
+        in a background thread, one after the other. Call :meth:`join` before anything
         else traces the model (``fit`` does when it starts)."""
+        if self._warmed:
+            return
+        self._warmed = True
         steps = [
             _dyn.Gradients.of(self.model).warm_up(self.x, self.y),
             _dyn.AliveUnits.of(self.model).warm_up(self.x),
@@ -381,6 +385,7 @@ class DynamicsRecorder(HasTraits):
         capacity=256,
         interval=1.0,
         draw_budget=0.02,
+        warm_up=True,
     ):
         super().__init__()
         x, y = probe_batch(state, probe_size)
@@ -391,7 +396,13 @@ class DynamicsRecorder(HasTraits):
         for probe in (self.dynamics, self.snapshots, self.redraw):
             session.add_probe(probe)
         session.observe(self._on_phase, names="phase")
-        if not session.active:  # (while a fit runs, the first record compiles instead)
+        if warm_up:
+            self.warm_up()
+
+    def warm_up(self) -> None:
+        """Compile the records' computations in the background now (not while a fit
+        runs: then the first record compiles them)."""
+        if not self.session.active:
             self.dynamics.warm_up()
 
     def _on_phase(self, change) -> None:

@@ -61,11 +61,18 @@ class Explorer(ModelView):
         self.tabs = W.Tab(children=[self.training, self.dynamics or _no_dynamics()])
         self.tabs.titles = ("Curves", "Dynamics")
         self.tabs.add_class("nnw-tabs")
+        self.tabs.observe(self._on_tab, names="selected_index")
         train = W.VBox([_title("Training"), self.tabs], layout=_card())
         self.status = W.HTML()
         self.status.add_class("nnw-status")
         self.add_class("nnw-explorer")
         return (self.status, self.message, top, train)
+
+    def _on_tab(self, change) -> None:
+        """The Dynamics tab is shown: compile its records' computations (in the
+        background) rather than when the dashboard opens, which may be a big model's."""
+        if change["new"] == 1 and self.dynamics is not None:
+            self.dynamics.recorder.warm_up()
 
     def render(self) -> None:
         note = f" ({self.state.data_note})" if self.state.data_note else ""
@@ -77,7 +84,7 @@ def _dynamics(state, plot):
     """The training dynamics, recorded in the live plot's session (None without data)."""
     if state.n_inputs == 0:
         return None
-    return TrainingDynamics(state, plot.session)
+    return TrainingDynamics(state, plot.session, warm_up=False)
 
 
 def _no_dynamics() -> W.HTML:

@@ -43,6 +43,9 @@ class TrainingDynamics(ModelView):
         Share of training time the records may take (default 0.04: the snapshots of the watched input take a quarter of it).
     probe_size, capacity : int
         Samples of the probe batch; records kept at most.
+    warm_up : bool
+        Compile the records' computations now, in the background (default); False
+        leaves it to ``recorder.warm_up()`` or to the first record.
 
     Attributes
     ----------
@@ -59,7 +62,17 @@ class TrainingDynamics(ModelView):
 
     follows = ("layer",)
 
-    def __init__(self, state, session=None, *, budget=0.04, probe_size=32, capacity=256, **options):
+    def __init__(
+        self,
+        state,
+        session=None,
+        *,
+        budget=0.04,
+        probe_size=32,
+        capacity=256,
+        warm_up=True,
+        **options,
+    ):
         from ...state import ModelState
 
         if not isinstance(state, ModelState):
@@ -73,7 +86,12 @@ class TrainingDynamics(ModelView):
             raise ValueError(f"budget must be a share of training time in (0, 1], got {budget}")
         self.session = session if session is not None else TrainingSession()
         self.recorder = DynamicsRecorder(
-            state, self.session, budget=budget, probe_size=probe_size, capacity=capacity
+            state,
+            self.session,
+            budget=budget,
+            probe_size=probe_size,
+            capacity=capacity,
+            warm_up=warm_up,
         )
         try:
             super().__init__(state, **options)
