@@ -66,6 +66,9 @@ class ModelState(HasTraits):
         ``"regression"``, ``"segmentation"``, ``"image"``, ``"other"``) is (read-only).
     data_note : str
         Where the samples came from when they were read from a stream (read-only).
+    class_index : int or None
+        The class (or output unit) the explanations are about; None means each
+        input's predicted class.
 
     Examples
     --------
@@ -86,6 +89,9 @@ class ModelState(HasTraits):
     input_kinds = Tuple(read_only=True, help="Kind of each model input.")
     output_kinds = Tuple(read_only=True, help="Kind of each model output.")
     data_note = Unicode("", read_only=True, help="Where streamed samples came from.")
+    class_index = Int(
+        None, allow_none=True, help="The class explained (None: the predicted class)."
+    )
 
     def __init__(
         self,
@@ -290,6 +296,25 @@ class ModelState(HasTraits):
                 f"ModelState.input_index must be in range 0..{n - 1} ({n} inputs); got {index}"
             )
         return index
+
+    @validate("class_index")
+    def _validate_class_index(self, proposal):
+        index, units = proposal["value"], self.output_units()
+        if index is not None and units and not 0 <= index < units:
+            raise TraitError(
+                f"ModelState.class_index must be None (the predicted class) or in range "
+                f"0..{units - 1} ({units} output units); got {index}"
+            )
+        return index
+
+    def output_units(self, output: int = 0) -> int:
+        """Units on the last axis of an output (the classes of a classifier; 0 when
+        unknown)."""
+        try:
+            shape = tuple(self._model.outputs[output].shape)
+        except (AttributeError, IndexError, ValueError):
+            return 0
+        return int(shape[-1]) if len(shape) > 1 and shape[-1] is not None else 0
 
     def layer_info(self, name: str | None = None) -> _graph.LayerInfo:
         """The :class:`~nnwidgets.compute.graph.LayerInfo` of a layer (default: the

@@ -187,11 +187,16 @@ def _call_layer(layer, args, kwargs):
     return layer(*args, **kwargs)
 
 
-def run_recording(model, inputs, record: dict, prefix: str = "", cast: bool = True):
+def run_recording(model, inputs, record: dict, prefix: str = "", cast: bool = True, edit=None):
     """Run ``model`` on ``inputs`` eagerly, storing every layer's output in ``record``.
 
     Keys are the names from :func:`layer_table`. Nested models are entered, so their
     inner layers are recorded too; the whole run costs one forward pass.
+
+    ``edit(name, layer, run, args)``, when given, makes each layer's output: ``run()``
+    calls the layer as the model would (``args`` are its positional inputs), and what
+    ``edit`` returns is recorded and passed on. Units switched off, a final softmax
+    left out or a substituted embedding are edits; the model itself is never changed.
     """
     keras = _keras()
     graph = graph_of(model)
@@ -200,9 +205,18 @@ def run_recording(model, inputs, record: dict, prefix: str = "", cast: bool = Tr
         def call(*args, **kwargs):
             if isinstance(op, keras.Model) and graph_of(op) is not None:
                 sub_in = args[0] if len(args) == 1 else list(args)
-                out = run_recording(op, sub_in, record, prefix + op.name + "/")
+
+                def run():
+                    return run_recording(op, sub_in, record, prefix + op.name + "/", edit=edit)
             else:
-                out = _call_layer(op, args, kwargs)
+
+                def run():
+                    return _call_layer(op, args, kwargs)
+
+            if edit is not None and isinstance(op, keras.layers.Layer):
+                out = edit(prefix + op.name, op, run, args)
+            else:
+                out = run()
             if isinstance(op, keras.layers.Layer):
                 record.setdefault(prefix + op.name, out)
             return out
