@@ -1,0 +1,337 @@
+"""The one computation behind every attribution: a class score and its gradient.
+
+:class:`Engine` runs a model on a batch with its final softmax or sigmoid left out, takes
+each sample's score for a class (summed over the positions of a map output) and returns
+the gradient of that score with respect to an input or to one layer's output. It is
+compiled once per (model, target) on the TensorFlow backend, and only the watched
+tensor is differentiated (no weight gradients are made). The model is never changed.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+
+import numpy as np
+
+from ..compute import data as _data
+from ..compute import graph as _graph
+from ..compute import kinds as _kinds
+
+#: Activations left out of the score (tf-keras-vis' ``ReplaceToLinear``).
+SQUASHING = ("softmax", "sigmoid")
+
+#: Input values per batch at most (a SmoothGrad or IG batch is cut into such pieces).
+BATCH_VALUES = 2**22
+MAX_BATCH = 128
+
+
+def _keras():
+    import keras
+
+    return keras
+
+
+# -- the model's inputs and outputs --------------------------------------------
+def prepare(model, x) -> list[np.ndarray]:
+    """The samples as a list of arrays in ``model.inputs`` order, cast to the model's
+    dtypes; a ``TypeError`` or ``ValueError`` names what does not fit."""
+    arrays = _data.as_inputs(x, model)
+    arrays = arrays if isinstance(arrays, list) else [arrays]
+    cast = _graph.cast_inputs(model, list(arrays))
+    cast = (
+        cast
+        if isinstance(cast, list)
+        else list(cast.values())
+        if isinstance(cast, dict)
+        else [cast]
+    )
+    return [np.asarray(a) for a in cast]
+
+
+def n_outputs(model) -> int:
+    try:
+        return len(model.outputs)
+    except (AttributeError, ValueError):
+        return 1
+
+
+def output_shape(model, output: int) -> tuple:
+    """One sample's shape of an output (None-free where known)."""
+    try:
+        return tuple(model.outputs[output].shape[1:])
+    except (AttributeError, IndexError, ValueError):
+        return ()
+
+
+def final_layer(model, output: int = 0) -> str | None:
+    """The recorded name (``outer/inner`` inside nested models) of the layer that makes
+    an output, or None (subclassed models)."""
+    try:
+        tensor = model.outputs[output]
+    except (AttributeError, IndexError, ValueError):
+        return None
+    prefix = ""
+    while True:
+        found = _kinds._producer(tensor)
+        if found is None:
+            return None
+        layer, index = found
+        inner = _kinds._safe_outputs(layer) if hasattr(layer, "layers") else None
+        if not inner:
+            return prefix + layer.name
+        prefix += layer.name + "/"
+        tensor = inner[min(index, len(inner) - 1)]
+
+
+def squashing(layer) -> bool:
+    """Whether ``layer`` ends in a softmax or sigmoid (left out of scores)."""
+    if type(layer).__name__ == "Softmax":
+        return True
+    activation = getattr(layer, "activation", None)
+    name = getattr(activation, "__name__", "") or str(activation or "")
+    return name.lower() in SQUASHING
+
+
+# -- leaving the final activation out -----------------------------------------------
+_swap_lock = threading.Lock()
+_swapped: dict = {}  # id(layer) -> [original activation, users]
+
+
+class _Linear(threading.local):
+    on = False
+
+
+_linear = _Linear()
+
+
+class _Switch:
+    """A layer's activation that is the identity in the thread computing a score and
+    the original everywhere else (a background ``fit`` may call the layer meanwhile)."""
+
+    def __init__(self, original):
+        self.original = original
+        self.__name__ = getattr(original, "__name__", "activation")
+
+    def __call__(self, x):
+        return x if _linear.on else self.original(x)
+
+
+def linear_call(layer, run, args):
+    """``layer``'s output without its softmax or sigmoid."""
+    if type(layer).__name__ in ("Softmax", "Activation"):
+        return args[0]
+    with _swap_lock:
+        entry = _swapped.get(id(layer))
+        if entry is None:
+            entry = _swapped[id(layer)] = [layer.activation, 0]
+            layer.activation = _Switch(entry[0])
+        entry[1] += 1
+    _linear.on = True
+    try:
+        return run()
+    finally:
+        _linear.on = False
+        with _swap_lock:
+            entry[1] -= 1
+            if entry[1] == 0:
+                layer.activation = entry[0]
+                del _swapped[id(layer)]
+
+
+# -- classes ------------------------------------------------------------------------
+def class_weights(class_index, n: int, units: int) -> np.ndarray:
+    """``(n, units)`` one-hot rows for the classes asked for; a zero row means "the
+    predicted class" (worked out inside the computation, from the same pass)."""
+    weights = np.zeros((n, max(units, 1)), "float32")
+    if class_index is None:
+        return weights
+    if isinstance(class_index, (list, tuple, np.ndarray)):
+        classes = list(np.asarray(class_index).reshape(-1))
+        if len(classes) != n:
+            raise ValueError(f"class_index lists {len(classes)} classes for {n} inputs")
+    else:
+        classes = [class_index] * n
+    for i, c in enumerate(classes):
+        if c is None:
+            continue
+        if not isinstance(c, (int, np.integer)) or isinstance(c, bool):
+            raise TypeError(f"class_index must be an int, a list of ints or None; got {c!r}")
+        if not 0 <= int(c) < units:
+            raise ValueError(
+                f"class_index must be in range 0..{units - 1} ({units} units); got {c}"
+            )
+        weights[i, int(c)] = 1.0
+    return weights
+
+
+def batches(n: int, per_sample: int):
+    """``(start, stop)`` pieces of ``n`` rows of ``per_sample`` values each."""
+    size = int(max(1, min(MAX_BATCH, BATCH_VALUES // max(per_sample, 1))))
+    for start in range(0, n, size):
+        yield start, min(n, start + size)
+
+
+# -- the computation --------------------------------------------------------------------
+class Engine:
+    """Scores and gradients of one model, compiled once per target.
+
+    ``target`` is ``None`` (scores only), ``("input", k)`` or ``("layer", name)``.
+    ``edit`` (optional, keyed by ``edit_key``) changes layers' outputs as
+    :func:`~nnwidgets.compute.graph.run_recording` allows (units switched off).
+
+    >>> engine = Engine.of(model)  # doctest: +SKIP
+    >>> scores, classes, value, grad = engine.run(inputs, weights, ("input", 0))  # doctest: +SKIP
+    """
+
+    _made: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+    _lock = threading.Lock()
+
+    @classmethod
+    def of(cls, model) -> Engine:
+        with cls._lock:
+            made = cls._made.get(model)
+            if made is None:
+                made = cls._made[model] = cls(model)
+            return made
+
+    def __init__(self, model):
+        self._model = weakref.ref(model)
+        self._fns: dict = {}
+
+    @property
+    def model(self):
+        return self._model()
+
+    def run(
+        self, inputs: list, weights, target=None, output=0, scale=None, edit=None, edit_key=None
+    ):
+        """``(scores, classes, value, gradient)`` as numpy: each sample's score and the
+        class it is about, and the target's value and the gradient of the score."""
+        n = len(inputs[0])
+        scale = np.ones(n, "float32") if scale is None else np.asarray(scale, "float32")
+        key = (target, output, edit_key)
+        args = ([np.asarray(a) for a in inputs], np.asarray(weights, "float32"), scale)
+        fn = self._fns.get(key)
+        if fn is None:
+            fn = self._fns[key] = self._compile(target, output, edit, args)
+        try:
+            found = fn(*args)
+        except Exception:  # noqa: BLE001 - a model that cannot be traced runs eagerly
+            if not self._compiled(key):
+                raise
+            self._fns[key] = self._body(target, output, edit)  # bad data raises here too
+            found = self._fns[key](*args)
+        return tuple(None if t is None else np.asarray(t) for t in found)
+
+    def _compiled(self, key) -> bool:
+        return hasattr(self._fns.get(key), "get_concrete_function")
+
+    def _compile(self, target, output, edit, args):
+        """The computation, traced once for any batch size (``args`` give the rest of
+        the shapes); eager on other backends and for subclassed models."""
+        body = self._body(target, output, edit)
+        keras = _keras()
+        if keras.backend.backend() != "tensorflow" or _graph.graph_of(self.model) is None:
+            return body
+        import tensorflow as tf
+
+        def spec(a):
+            return tf.TensorSpec((None, *a.shape[1:]), tf.as_dtype(a.dtype))
+
+        inputs, weights, scale = args
+        signature = ([spec(a) for a in inputs], spec(weights), spec(scale))
+        return tf.function(body, input_signature=signature)
+
+    def _body(self, target, output, edit):
+        import tensorflow as tf
+
+        model_ref = self._model
+        final = final_layer(model_ref(), output)
+
+        def body(inputs, weights, scale):
+            model = model_ref()
+            held = {}
+
+            def make(name, layer, run, args):
+                if name == final and squashing(layer):
+                    out = linear_call(layer, run, args)
+                else:
+                    out = edit(name, layer, run, args) if edit is not None else run()
+                if target is not None and target[0] == "layer" and name == target[1]:
+                    out = _watched(out, scale, tape)
+                    held["value"] = _graph.flatten(out)[0]
+                return out
+
+            with tf.GradientTape(watch_accessed_variables=False) as tape:
+                if target is not None and target[0] == "input":
+                    inputs = list(inputs)
+                    inputs[target[1]] = tf.convert_to_tensor(inputs[target[1]])
+                    tape.watch(inputs[target[1]])
+                    held["value"] = inputs[target[1]]
+                packed = _graph.pack_inputs(model, list(inputs))
+                packed = packed[0] if isinstance(packed, list) and len(packed) == 1 else packed
+                out = _graph.run_recording(model, packed, {}, cast=False, edit=make)
+                logits = tf.cast(_graph.flatten(out)[output], tf.float32)
+                scores, classes = _scores(logits, weights)
+            if target is None:
+                return scores, classes, None, None
+            if "value" not in held:
+                raise ValueError(f"{target[1]!r} is not run by this model (not in its graph)")
+            grad = tape.gradient(scores, held["value"])
+            if grad is None:
+                grad = tf.zeros_like(held["value"])
+            return scores, classes, held["value"], grad
+
+        return body
+
+
+def _watched(out, scale, tape):
+    """The layer's first output times ``scale`` (one factor per sample), watched; the
+    Keras mask (padding) is kept."""
+    import tensorflow as tf
+
+    flat = _graph.flatten(out)
+    first = flat[0]
+    mask = _get_mask(first)
+    shape = [-1] + [1] * (len(first.shape) - 1)
+    scaled = first * tf.reshape(tf.cast(scale, first.dtype), shape)
+    tape.watch(scaled)
+    if mask is not None:
+        _set_mask(scaled, mask)
+    if len(flat) == 1:
+        return scaled
+    return [scaled, *flat[1:]] if isinstance(out, list) else (scaled, *flat[1:])
+
+
+def _get_mask(t):
+    try:
+        from keras.src.backend import get_keras_mask
+
+        return get_keras_mask(t)
+    except (ImportError, AttributeError):
+        return getattr(t, "_keras_mask", None)
+
+
+def _set_mask(t, mask) -> None:
+    try:
+        from keras.src.backend import set_keras_mask
+
+        set_keras_mask(t, mask)
+    except (ImportError, AttributeError):
+        t._keras_mask = mask
+
+
+def _scores(logits, weights):
+    """Each sample's score: its logits dotted with a one-hot class row (summed over the
+    positions of a map), the predicted class where the row is zero; and the classes."""
+    import tensorflow as tf
+
+    units = tf.shape(logits)[-1]
+    flat = tf.reshape(logits, [tf.shape(logits)[0], -1, units])
+    votes = tf.reduce_sum(tf.one_hot(tf.argmax(flat, axis=-1), units), axis=1)
+    predicted = tf.one_hot(tf.argmax(votes, axis=-1), units)
+    given = tf.reduce_any(weights != 0, axis=-1, keepdims=True)
+    chosen = tf.where(given, weights, predicted)
+    scores = tf.reduce_sum(flat * chosen[:, None, :], axis=[1, 2])
+    return scores, tf.argmax(chosen, axis=-1)
