@@ -201,9 +201,19 @@ def saliency(
         )
     else:
         grads = np.abs(_all(model, inputs, class_index, ("input", input), output, ablation)[3])
+    grads = _undefined_where_not_finite(grads, xi)
     if _input_kind(model, inputs, input) == "image" and xi.ndim == 4:
         return grads.max(axis=-1)
     return grads
+
+
+def _undefined_where_not_finite(values: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """NaN where the input is NaN or infinite: no attribution is defined there (the
+    model may have hidden it, e.g. a ReLU turns NaN into 0)."""
+    bad = ~np.isfinite(x)
+    if bad.any():
+        values = np.where(bad, np.nan, values).astype(values.dtype)
+    return values
 
 
 def _smooth(model, inputs, input, class_index, samples, noise, seed, output, ablation):
@@ -268,7 +278,7 @@ def integrated_gradients(
         model, inputs, classes, ("input", input), output, ablation, make, n * steps
     ):
         np.add.at(total, np.arange(a, b) % n, found[3])
-    return (xi - base) * total / steps
+    return _undefined_where_not_finite((xi - base) * total / steps, xi)
 
 
 def _check_steps(steps) -> int:
