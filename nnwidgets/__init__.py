@@ -20,6 +20,7 @@ _LAZY = {
     "PredictionView": "nnwidgets.views.predictions",
     "WeightHeatmap": "nnwidgets.views.weights",
     "ActivationExplorer": "nnwidgets.views.activations",
+    "AblationView": "nnwidgets.views.ablation",
     "LiveTrainingPlot": "nnwidgets.views.training.plot",
     "View": "nnwidgets.views.base",
     "ModelView": "nnwidgets.views.base",

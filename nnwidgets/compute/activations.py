@@ -30,6 +30,8 @@ class ActivationCache:
 
     ``key`` says which weights the recording was made with (``ModelState.weights_key``):
     recordings of the :data:`KEYS_KEPT` newest keys are kept, older ones are stale.
+    ``masks`` switch units off (see :class:`~nnwidgets.compute.graph.Recorder`); the
+    key must tell them apart (``ModelState`` bumps its version when they change).
 
     Thread-safe, and no thread waits on a forward pass it does not need: the recording
     pass runs outside the cache's lock, and a thread asking for a recording that another
@@ -63,12 +65,14 @@ class ActivationCache:
             self._keys.clear()
             self._generation += 1
 
-    def record(self, batch) -> tuple[dict, object]:
-        """Run the recording pass on one batch (no caching)."""
-        return self.recorder(batch)
+    def record(self, batch, masks: dict | None = None) -> tuple[dict, object]:
+        """Run the recording pass on one batch (no caching), with the units that
+        ``masks`` say (``{layer name: bool mask}``) switched off."""
+        return self.recorder(batch, masks) if masks else self.recorder(batch)
 
-    def get(self, inputs, index: int, key) -> tuple[dict, object]:
-        """The recording of ``inputs``' sample ``index`` made with weights ``key``."""
+    def get(self, inputs, index: int, key, masks: dict | None = None) -> tuple[dict, object]:
+        """The recording of ``inputs``' sample ``index`` made with weights ``key`` (and
+        the units ``masks`` switch off, when it is made)."""
         while True:
             with self._lock:
                 entry = self._entries.get((key, index))
@@ -84,7 +88,7 @@ class ActivationCache:
                     break
             made.wait()  # another thread is making it: take theirs (or make it if it failed)
         try:
-            record, out = self.record(_data.take(inputs, index))
+            record, out = self.record(_data.take(inputs, index), masks)
             with self._lock:
                 if generation == self._generation:
                     self._keep(key, index, record, out)

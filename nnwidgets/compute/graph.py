@@ -243,18 +243,29 @@ class Recorder:
     On the TensorFlow backend the recording pass is compiled once with ``tf.function``
     (a few seconds for MobileNetV2, then several times faster than an eager
     ``model(x)``); anything that cannot be compiled runs eagerly instead.
+
+    ``masks`` (``{layer name: bool mask over its units}``, see
+    :mod:`~nnwidgets.compute.ablation`) switch units off. Without them the pass is the
+    plain one above; with them it runs in a second compiled function that takes the
+    masks as tensor arguments: switching other units of the same layers off reuses
+    its trace, a new set of layer names traces it again (about as long as the first
+    trace).
     """
 
     def __init__(self, model, compile: bool = True):
         self.model = model
         self.compiled = None
+        self.compiled_masked = None
         self._try_compile = compile
 
-    def __call__(self, inputs) -> tuple[dict, object]:
+    def __call__(self, inputs, masks: dict | None = None) -> tuple[dict, object]:
         inputs = cast_inputs(self.model, inputs)
         if self._try_compile:
             self._try_compile = False
             self.compiled = self._compile()
+            self.compiled_masked = self._compile(self._eager_masked)
+        if masks:
+            return self._masked(inputs, masks)
         if self.compiled is None:
             return self._eager(inputs)
         try:
@@ -269,7 +280,25 @@ class Recorder:
         out = run_recording(self.model, inputs, record, cast=False)
         return record, out
 
-    def _compile(self):
+    def _masked(self, inputs, masks: dict) -> tuple[dict, object]:
+        if self.compiled_masked is not None:
+            import tensorflow as tf
+
+            tensors = {name: tf.convert_to_tensor(keep) for name, keep in masks.items()}
+            try:
+                return self.compiled_masked(inputs, tensors)
+            except Exception:  # noqa: BLE001 - as in __call__: stay eager
+                self.compiled_masked = None
+        return self._eager_masked(inputs, masks)
+
+    def _eager_masked(self, inputs, masks: dict):
+        from .ablation import masks_edit
+
+        record: dict = {}
+        out = run_recording(self.model, inputs, record, cast=False, edit=masks_edit(masks))
+        return record, out
+
+    def _compile(self, fn=None):
         import keras
 
         if keras.backend.backend() != "tensorflow" or graph_of(self.model) is None:
@@ -278,7 +307,7 @@ class Recorder:
             return None
         import tensorflow as tf
 
-        return tf.function(self._eager, reduce_retracing=True)
+        return tf.function(fn or self._eager, reduce_retracing=True)
 
 
 def cast_inputs(model, inputs):

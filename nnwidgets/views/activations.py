@@ -9,6 +9,7 @@ from traitlets import Bool, Enum, Int, TraitError, Tuple, validate
 from ..compute import display as D
 from .base import ModelView
 from .panels import BarPanel, PicturePanel, fit_title, stats_html, status_html
+from .unit_switch import CROSS_COLOR, clicked_unit, crossed, off_note
 
 
 class ActivationExplorer(ModelView):
@@ -22,6 +23,11 @@ class ActivationExplorer(ModelView):
     channel controls are shown only for ``(h, w, channels)`` outputs, and "scale each
     channel" only while the grid is shown; with it, constant channels (a saturated
     sigmoid, a dead ReLU) are drawn in the middle colour and listed with their value.
+
+    A click on a channel of the grid (on a unit's bar, on a matrix's column) switches
+    that unit off, or back on (``state.toggle_unit``: its output becomes 0 in every
+    view); "switched off" beside the channel slider does it for the channel shown
+    alone. Units switched off are crossed out in orange and listed in the caption.
 
     Parameters
     ----------
@@ -60,6 +66,10 @@ class ActivationExplorer(ModelView):
         )
         self.channel_slider.style.description_width = "56px"
         self.channel_slider.add_class("nnw-channel")
+        self.off_box = W.Checkbox(description="switched off", indent=False)
+        self.off_box.layout.width = "120px"
+        self.off_box.add_class("nnw-switch-off")
+        self.off_box.observe(self._on_off_box, names="value")
         self.all_box.layout.width, self.scale_box.layout.width = "120px", "170px"
         W.link((self, "per_channel"), (self.scale_box, "value"))
         self.all_box.observe(self._on_channel_controls, names="value")
@@ -67,12 +77,14 @@ class ActivationExplorer(ModelView):
         self.observe(self._option_changed, names="channel")
         self.panel = PicturePanel("Activations")
         self.vector = BarPanel("Activations", "unit", "value", height="360px")
+        self.panel.mark.on_element_click(self._on_picture_click)
+        self.vector.bars.on_element_click(self._on_bar_click)
         self.channels = BarPanel("Mean per channel", "channel", "mean", height="220px")
         self.stats = W.HTML()
         self.note = W.HTML()
         self.add_class("nnw-activations")
         self.controls = W.HBox(
-            [self.all_box, self.scale_box, self.channel_slider],
+            [self.all_box, self.scale_box, self.channel_slider, self.off_box],
             layout=W.Layout(flex_flow="row wrap", align_items="center"),
         )
         figures = [self.panel.figure, self.panel.bar, self.vector.figure]
@@ -111,11 +123,13 @@ class ActivationExplorer(ModelView):
             status_html(f"layer returns {n_out} tensors; showing the first") if n_out > 1 else ""
         )
         self._sync_channel_controls(a)
+        off = state.ablation_at(key).get(state.layer, ())
+        self._sync_off_box(off)
         pic = self._picture(a)
         if pic is None:
-            self._draw_vector(a)
+            self._draw_vector(a, off)
         else:
-            self._draw_picture(a, pic)
+            self._draw_picture(a, pic, off)
         means = D.channel_means(a)
         if means is not None:
             what = "feature" if a.ndim == 2 else "channel"  # a sequence's last axis
@@ -123,19 +137,23 @@ class ActivationExplorer(ModelView):
             self.defer(lambda: self.channels.show(np.arange(means.size), means))
         self._show(pic, means)
 
-    def _draw_vector(self, a: np.ndarray) -> None:
+    def _draw_vector(self, a: np.ndarray, off: tuple) -> None:
         title, full = self._title(a, self.vector.title_chars)
         self.vector.figure.title = title
         self.vector.show(np.arange(a.size), a.reshape(-1))
-        heading = status_html(full) if title != full else ""  # the title was cut
-        self.stats.value = heading + stats_html(D.stats(a))
+        lines = (full if title != full else "", off_note(off, "units"))  # the title was cut
+        self.stats.value = "".join(status_html(t) for t in lines if t) + stats_html(D.stats(a))
 
-    def _draw_picture(self, a: np.ndarray, pic: D.Matrix) -> None:
+    def _draw_picture(self, a: np.ndarray, pic: D.Matrix, off: tuple) -> None:
         title, full = self._title(a, self.panel.title_chars)
         self.panel.figure.title = title
-        parts = (full if title != full else "", self._caption(a))  # the title was cut
+        what = "channels" if a.ndim == 3 else "features" if a.ndim == 2 else "units"
+        parts = (full if title != full else "", self._caption(a), off_note(off, what))
         caption = " \u00b7 ".join(t for t in parts if t)
-        self.panel.show(pic, self.cmap, caption=caption, footer=stats_html(D.stats(a)))
+        mask = crossed(pic, a.shape, off, self.channel if a.ndim == 3 else None)
+        marked = (mask, CROSS_COLOR) if mask is not None else None
+        footer = stats_html(D.stats(a))
+        self.panel.show(pic, self.cmap, caption=caption, footer=footer, marked=marked)
         self.stats.value = ""
 
     def _title(self, a: np.ndarray, limit: int) -> tuple[str, str]:
@@ -170,6 +188,55 @@ class ActivationExplorer(ModelView):
         self._controls_show = (count, self.channel)
 
     _controls_show = None
+
+    def _sync_off_box(self, off: tuple) -> None:
+        """ "switched off" shows whether the channel shown alone is (greyed out for a
+        layer whose units cannot be switched off)."""
+        try:
+            self.state.units()
+            can = True
+        except ValueError:
+            can = False
+        with self.syncing(), self.off_box.hold_sync():
+            self.off_box.value = self.channel is not None and self.channel in off
+            self.off_box.disabled = not can
+        _display(self.off_box, self.channel is not None)
+
+    # -- switching units off -------------------------------------------------
+    def _on_picture_click(self, _mark, content) -> None:
+        """A click on the grid (bqplot sends its place in axis units): switch the
+        channel under it off, or back on."""
+        data = (content or {}).get("data") or {}
+        if self.channel is not None or len(self.shape) < 2:
+            return
+        x, y = (float(data.get(k, np.nan)) for k in ("click_x", "click_y"))
+        unit = clicked_unit(x, y, self.shape)
+        if unit is not None:
+            self._toggle(unit)
+
+    def _on_bar_click(self, _mark, content) -> None:
+        """A click on a unit's bar: switch that unit off, or back on."""
+        index = ((content or {}).get("data") or {}).get("index")
+        xs = self.vector.bars.x
+        if index is None or len(self.shape) != 1 or not 0 <= index < len(xs):
+            return
+        unit = int(round(float(xs[index])))
+        if 0 <= unit < self.shape[0]:
+            self._toggle(unit)
+
+    def _on_off_box(self, change) -> None:
+        """A person ticked or unticked "switched off" for the channel shown alone."""
+        if not self.from_user or self.channel is None:
+            return
+        if change["new"] != (self.channel in self.state.switched_off()):
+            self._toggle(self.channel)
+        self._sync_off_box(self.state.switched_off())  # (a refused switch unticks it)
+
+    def _toggle(self, unit: int) -> None:
+        try:
+            self.state.toggle_unit(self.state.layer, int(unit))
+        except Exception as err:  # noqa: BLE001 - shown, never raised into the kernel
+            self.show_error(str(err))
 
     def _show(self, pic, means) -> None:
         """Show the figures that apply: the channel controls for ``(h, w, c)`` maps,

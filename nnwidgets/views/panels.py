@@ -173,14 +173,24 @@ class PicturePanel:
         self.png_bytes = 0
 
     def show(
-        self, m: Matrix, cmap: str, symmetric: bool = False, caption: str = "", footer: str = ""
+        self,
+        m: Matrix,
+        cmap: str,
+        symmetric: bool = False,
+        caption: str = "",
+        footer: str = "",
+        marked=None,
     ) -> None:
         """Draw ``m``; the colour range covers its finite values. ``footer`` (HTML) goes
-        under the colour bar, in the same message."""
+        under the colour bar, in the same message. ``marked``, ``(mask, (r, g, b))``
+        with a boolean mask of ``m.values``' shape, paints those cells in that colour
+        (units switched off are crossed out so)."""
         lo, hi = finite_range(m.values, symmetric=symmetric)
         rgb = to_rgb(m.values, lo, hi, cmap)
         if m.gap is not None:
             rgb[m.gap] = GAP_COLOR
+        if marked is not None:
+            rgb[marked[0]] = marked[1]
         png = encode_png(rgb)
         self.png_bytes = len(png)
         w, h = m.size
