@@ -198,6 +198,8 @@ class Engine:
     def __init__(self, model):
         self._model = weakref.ref(model)
         self._fns: dict = {}
+        self._ready: set = set()  # keys traced and run once
+        self._tracing = threading.Lock()
 
     @property
     def model(self):
@@ -212,17 +214,25 @@ class Engine:
         scale = np.ones(n, "float32") if scale is None else np.asarray(scale, "float32")
         key = (target, output, edit_key)
         args = ([np.asarray(a) for a in inputs], np.asarray(weights, "float32"), scale)
+        if key in self._ready:
+            found = self._call(key, target, output, edit, args)
+        else:
+            with self._tracing:  # one trace at a time: Keras layers are not thread-safe then
+                found = self._call(key, target, output, edit, args)
+                self._ready.add(key)
+        return tuple(None if t is None else np.asarray(t) for t in found)
+
+    def _call(self, key, target, output, edit, args):
         fn = self._fns.get(key)
         if fn is None:
             fn = self._fns[key] = self._compile(target, output, edit, args)
         try:
-            found = fn(*args)
+            return fn(*args)
         except Exception:  # noqa: BLE001 - a model that cannot be traced runs eagerly
             if not self._compiled(key):
                 raise
             self._fns[key] = self._body(target, output, edit)  # bad data raises here too
-            found = self._fns[key](*args)
-        return tuple(None if t is None else np.asarray(t) for t in found)
+            return self._fns[key](*args)
 
     def _compiled(self, key) -> bool:
         return hasattr(self._fns.get(key), "get_concrete_function")
