@@ -360,3 +360,18 @@ def test_the_view_keeps_the_contract(state):
     state.ablation = {"dense": (4,)}  # closed: it computes nothing
     state.refresh()
     assert state.activations.misses == misses and view.summaries[1]
+
+
+def test_predictions_hold_the_model_weakly_and_check_names(digits):
+    import gc
+    import weakref
+
+    model = nw.datasets.demo_model()
+    x = digits[0][:20]
+    A.predict_batches(model, x, {"dense": (1,)})
+    with pytest.raises(ValueError, match="no layer named 'nope'"):
+        A.predict_batches(model, x, {"nope": (1,)})
+    ref = weakref.ref(model)
+    del model
+    gc.collect()
+    assert ref() is None
