@@ -298,3 +298,32 @@ def test_mobilenet_grad_cam_uses_the_last_feature_map(mobilenet):
     cam = A.grad_cam(model, x[:1])
     assert A.spatial_layers(model)[-1] == "out_relu"
     assert cam.shape == (1, 3, 3) and np.isfinite(cam).all()
+
+
+@pytest.mark.parametrize("name", ["text_transformer", "unet", "vae_subclassed", "two_output"])
+def test_zoo_models_get_maps_of_their_own_kind_or_a_reason(name):
+    from nnwidgets import ModelState
+    from tests import zoo
+
+    case = zoo.build(name)
+    state = ModelState(case.model, case.x, case.y, **case.kwargs)
+    model, x = case.model, state.inputs[:2]
+    if name == "text_transformer":  # token ids: per token, over the embedding
+        assert A.token_attributions(model, x, method="integrated", steps=4).shape == x.shape
+        assert A.grad_cam(model, x).shape[:2] == (2, x.shape[1])  # a sequence of steps
+        with pytest.raises(ValueError, match="float input"):
+            A.saliency(model, x)
+    elif name == "unet":  # a segmentation: a class summed over the pixels
+        assert A.grad_cam(model, x, class_index=1).shape[0] == 2
+        assert A.saliency(model, x, class_index=1).shape == x.shape[:3]
+    elif name == "vae_subclassed":  # no graph: inputs only, and a reason for the rest
+        with pytest.raises(ValueError, match="subclassed"):
+            A.grad_cam(model, x)
+        assert A.saliency(model, x).shape == x.shape[:3]
+    else:  # two outputs: each explained on its own
+        s0, s1 = A.scores(model, x, output=0)[0], A.scores(model, x, output=1)[0]
+        out = model.predict(x, verbose=0)
+        np.testing.assert_allclose(s1, out[1][:, 0], rtol=1e-4, atol=1e-6)  # regression: its value
+        assert not np.allclose(s0, s1)
+        with pytest.raises(ValueError, match="output must be in range 0..1"):
+            A.saliency(model, x, output=2)

@@ -25,22 +25,36 @@ def spatial_layers(model) -> tuple[str, ...]:
     >>> spatial_layers(m)
     ('c',)
     """
+    if _graph.graph_of(model) is None:
+        return ()
     names = []
     for info in _graph.layer_table(model):
         if output_rank(info.layer) < 3 or _graph.inside_call(model, info.name) is not None:
             continue
         try:
-            dtype = str(_graph.flatten(info.layer.output)[0].dtype)
+            tensor = _graph.flatten(info.layer.output)[0]
         except Exception:  # noqa: BLE001
             continue
-        if "float" in dtype:
+        positions = [d for d in tuple(tensor.shape)[1:-1] if d is not None]
+        if "float" in str(tensor.dtype) and (not positions or max(positions) > 1):
             names.append(info.name)
     return tuple(names)
+
+
+def check_graph(model, method: str) -> None:
+    """``ValueError`` for a subclassed model, whose layers' outputs cannot be reached."""
+    if _graph.graph_of(model) is None:
+        raise ValueError(
+            f"{model.name} is a subclassed model: its layers' outputs cannot be reached, "
+            f"so {method} cannot be computed; saliency, integrated gradients and "
+            "occlusion work on its inputs"
+        )
 
 
 def check_spatial(model, layer: str | None) -> str:
     """The layer Grad-CAM uses: ``layer`` when it has spatial output, else (``None``)
     the last such layer; ``ValueError`` saying why not otherwise."""
+    check_graph(model, "Grad-CAM")
     spatial = spatial_layers(model)
     if layer is None:
         if not spatial:
@@ -72,6 +86,7 @@ def embedding_layer(model, input: int = 0) -> str:
     >>> embedding_layer(m)
     'emb'
     """
+    check_graph(model, "token attributions")
     try:
         tensor = model.inputs[input]
     except (AttributeError, IndexError, ValueError) as err:
