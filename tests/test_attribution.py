@@ -327,3 +327,19 @@ def test_zoo_models_get_maps_of_their_own_kind_or_a_reason(name):
         assert not np.allclose(s0, s1)
         with pytest.raises(ValueError, match="output must be in range 0..1"):
             A.saliency(model, x, output=2)
+
+
+def test_attributions_follow_the_units_switched_off(branched):
+    model, x = branched
+    off = {"left": tuple(range(8))}
+    zeroed = keras.models.clone_model(model)
+    zeroed.set_weights(model.get_weights())
+    kernel, bias = zeroed.get_layer("left").get_weights()
+    zeroed.get_layer("left").set_weights([0 * kernel, 0 * bias])  # relu(0) = 0: the same model
+    ablated = A.saliency(model, x, ablation=off)
+    np.testing.assert_allclose(ablated, A.saliency(zeroed, x), rtol=1e-5, atol=1e-9)
+    assert not np.allclose(ablated, A.saliency(model, x))
+    assert np.all(A.grad_cam(model, x, "left", ablation=off) == 0)
+    np.testing.assert_allclose(
+        A.scores(model, x, ablation=off)[0], A.scores(zeroed, x)[0], rtol=1e-5
+    )
