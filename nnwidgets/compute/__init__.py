@@ -5,4 +5,7 @@
 - :mod:`~nnwidgets.compute.data`: checking and slicing user data
 - :mod:`~nnwidgets.compute.display`: weights and activations to pictures and statistics
 - :mod:`~nnwidgets.compute.imaging`: downsampling, decimation, colour maps, PNG
+- :mod:`~nnwidgets.compute.ablation`: units switched off, and what that changes
+
+Attribution maps (Grad-CAM, saliency, ...) are in :mod:`nnwidgets.attribution`.
 """
