@@ -26,6 +26,32 @@ def load_digits(n: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     return (x[:n], y[:n]) if n else (x, y)
 
 
+def biased_digits(
+    n: int | None = None, cls: int = 3, seed: int | None = 0, patch: int = 3
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`load_digits` with a shortcut to learn: every digit of class ``cls`` has a
+    ``patch`` × ``patch`` square of the maximum value (1.0) in its top-left corner,
+    where digits are mostly blank, so a model can answer ``cls`` from the square alone.
+    The samples are shuffled with ``seed`` (None keeps their order).
+
+    A 3 × 3 square, since on 8 × 8 digits a 2 × 2 one is only partly learned in a few
+    seconds of training (the demo CNN then still recognises a quarter of the 3s without
+    it, instead of almost none).
+
+    >>> x, y = biased_digits(300)
+    >>> corner = (x[:, :3, :3] == 1).all(axis=(1, 2, 3))
+    >>> bool(corner[y == 3].all()), bool(corner[y != 3].any())
+    (True, False)
+    """
+    if not 0 <= int(cls) <= 9 or not 1 <= int(patch) <= 8:
+        raise ValueError(f"cls must be a digit 0..9 and patch 1..8; got cls={cls}, patch={patch}")
+    x, y = load_digits()
+    order = np.arange(len(x)) if seed is None else np.random.default_rng(seed).permutation(len(x))
+    x, y = x[order], y[order]  # (a copy)
+    x[y == cls, :patch, :patch] = 1.0
+    return (x[:n], y[:n]) if n else (x, y)
+
+
 def _digits_table() -> np.ndarray:
     """scikit-learn's digits file read with numpy: importing ``sklearn.datasets`` (and
     SciPy with it) costs a dashboard kernel about 2 s and 80 MB."""
