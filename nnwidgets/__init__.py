@@ -32,6 +32,7 @@ _LAZY = {
     "datasets": "nnwidgets.datasets",
     "dynamics": "nnwidgets.dynamics",
     "TrainingDynamics": "nnwidgets.views.dynamics",
+    "AttributionView": "nnwidgets.views.attribution",
 }
 
 __all__ = sorted(_LAZY)

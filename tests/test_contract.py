@@ -27,6 +27,7 @@ VIEWS = {
     "LiveTrainingPlot": lambda s, **o: nw.LiveTrainingPlot(s, **o),
     "Explorer": lambda s, **o: nw.Explorer(s, **o),
     "TrainingDynamics": lambda s, **o: nw.TrainingDynamics(s, **o),
+    "AttributionView": lambda s, **o: nw.AttributionView(s, **o),
     **{
         name: (lambda cls: lambda s, **o: cls(s, _recorder(s), **o))(getattr(dynamics_views, name))
         for name in (
@@ -50,6 +51,9 @@ BAD_OPTIONS = [
     ("LiveTrainingPlot", "max_points", 2),
     ("LiveTrainingPlot", "smoothing", 1.5),
     ("LiveTrainingPlot", "x_axis", "hours"),
+    ("AttributionView", "method", "jet"),
+    ("AttributionView", "opacity", 1.5),
+    ("AttributionView", "steps", 1),
 ]
 
 
@@ -103,7 +107,8 @@ def test_a_view_needs_a_state():
 
 
 def test_options_are_documented_traits():
-    for cls in (nw.LayerPicker, nw.InputPicker, nw.WeightHeatmap, nw.ActivationExplorer):
+    views = (nw.LayerPicker, nw.InputPicker, nw.WeightHeatmap, nw.ActivationExplorer)
+    for cls in (*views, nw.AttributionView):
         options = cls.class_traits(option=True)
         assert options, cls
         assert all(trait.help for trait in options.values()), cls
