@@ -310,3 +310,47 @@ def check_dynamics_tab(page) -> None:
     assert not errors, errors  # no view of the tab shows an error (red)
     page.locator(".nnw-tabs .lm-TabBar-tab", has_text="Curves").click()
     choose_layer(page, "conv1")  # back to a layer whose activations are a picture
+
+
+ATTRIBUTION_IMAGE = ".nnw-attribution .nnw-attribution-picture svg image"
+EXPLAINED = "document.querySelector('.nnw-attribution .nnw-explained')?.innerText || ''"
+
+
+def test_explain_tab_overlays_a_map_that_follows_input_and_class(page, voila_url):
+    loaded = open_dashboard(page, voila_url)
+    start = time.monotonic()
+    page.locator(".nnw-tabs .lm-TabBar-tab", has_text="Explain").click()
+    # the first map compiles in the background, then the overlay is drawn
+    page.wait_for_function(
+        f"""() => ({EXPLAINED}).includes('Grad-CAM')
+                  && !(document.querySelector('.nnw-attribution')?.innerText || '')
+                        .includes('computing')""",
+        timeout=PAGE_TIMEOUT_MS,
+    )
+    page.wait_for_selector(ATTRIBUTION_IMAGE, state="attached")
+    first = wait_href_change(page, ATTRIBUTION_IMAGE, "")
+    assert first.startswith(("blob:", "data:")), first
+    shown_in = time.monotonic() - start
+    assert page.locator(".nnw-attribution .nnw-method select").count() == 1
+    assert page.locator(".nnw-attribution .nnw-opacity").count() == 1
+
+    # another input: the picture and the line saying what is explained follow
+    before = href(page, ATTRIBUTION_IMAGE)
+    page.locator(".nnw-explorer button[title='next input']").click()
+    page.wait_for_function(f"() => ({EXPLAINED}).includes('input 1')")
+    wait_href_change(page, ATTRIBUTION_IMAGE, before)
+
+    # another class, chosen in the class dropdown (its third entry)
+    before = href(page, ATTRIBUTION_IMAGE)
+    page.locator(".nnw-attribution .nnw-class select").select_option(index=2)
+    page.wait_for_function(f"() => ({EXPLAINED}).includes('(chosen)')")
+    wait_href_change(page, ATTRIBUTION_IMAGE, before)
+    path = screenshot(page, "dashboard-8-explain")
+    bad = low_contrast_texts(page, ".nnw-attribution")
+    assert not bad, "text hard to read in the Explain tab:\n" + "\n".join(bad)
+    assert_no_errors_shown(page)
+    assert not page_exceptions(page), page_exceptions(page)
+    print(
+        f"dashboard shown in {loaded:.1f} s; first map {shown_in:.1f} s after the Explain "
+        f"tab was clicked; the tab checked in {time.monotonic() - start:.1f} s; {path}"
+    )

@@ -328,7 +328,8 @@ class AttributionView(ModelView):
         display(self.opacity_slider, drawn is self.picture)
 
     def _caption(self, diverging: bool) -> str:
-        who = O.class_name(self.explained_class, self.state.class_names())
+        c, names = self.explained_class, self.state.class_names()
+        who = O.class_name(c, names) if names else f"class {c}"
         return f"red: for {who}, blue: against" if diverging else f"brighter: more for {who}"
 
     def _blend(self):

@@ -7,7 +7,9 @@ import html
 import ipywidgets as W
 
 from ..state import ModelState
+from .ablation import AblationView
 from .activations import ActivationExplorer
+from .attribution import AttributionView
 from .base import ModelView
 from .dynamics import TrainingDynamics
 from .panels import status_html
@@ -18,17 +20,25 @@ from .weights import WeightHeatmap
 
 
 class Explorer(ModelView):
-    """Layer and input pickers beside the weight and activation views, and the live plot.
+    """Layer and input pickers beside the weight and activation views; below, the live
+    plot, the training dynamics and the explanations, in tabs.
 
     Attributes
     ----------
     state : ModelState
-        The shared state; set ``state.layer`` or ``state.input_index`` to steer.
+        The shared state; set ``state.layer``, ``state.input_index`` or
+        ``state.class_index`` to steer.
     layers, input, prediction, weights, activations, training, dynamics
         The views: :class:`LayerPicker`, :class:`InputPicker`, :class:`PredictionView`,
         :class:`WeightHeatmap`, :class:`ActivationExplorer`, :class:`LiveTrainingPlot`
         and :class:`TrainingDynamics` (the tabs "Curves" and "Dynamics" of
         :attr:`tabs`; both record the same training session).
+    attribution, ablation
+        The :class:`AttributionView` and :class:`AblationView` of the tab "Explain",
+        made when the tab is first shown (or either is first read), so that opening
+        the dashboard computes no map.
+    tabs : ipywidgets.Tab
+        "Curves", "Dynamics" and "Explain".
     """
 
     follows = ("status",)
@@ -58,8 +68,12 @@ class Explorer(ModelView):
             W.VBox([_title("Activations"), self.activations], layout=_card(width="460px")),
         ]
         top = W.HBox([left, *views], layout=W.Layout(flex_flow="row wrap"))
-        self.tabs = W.Tab(children=[self.training, self.dynamics or _no_dynamics()])
-        self.tabs.titles = ("Curves", "Dynamics")
+        self.explain = W.HBox(
+            [W.HTML(status_html("opening\u2026"))], layout=W.Layout(flex_flow="row wrap")
+        )
+        self._explained: tuple | None = None  # (attribution, ablation) once made
+        self.tabs = W.Tab(children=[self.training, self.dynamics or _no_dynamics(), self.explain])
+        self.tabs.titles = ("Curves", "Dynamics", "Explain")
         self.tabs.add_class("nnw-tabs")
         self.tabs.observe(self._on_tab, names="selected_index")
         train = W.VBox([_title("Training"), self.tabs], layout=_card())
@@ -70,9 +84,32 @@ class Explorer(ModelView):
 
     def _on_tab(self, change) -> None:
         """The Dynamics tab is shown: compile its records' computations (in the
-        background) rather than when the dashboard opens, which may be a big model's."""
+        background) rather than when the dashboard opens, which may be a big model's;
+        the Explain tab: make its views (their first map compiles in the background)."""
         if change["new"] == 1 and self.dynamics is not None:
             self.dynamics.recorder.warm_up()
+        elif change["new"] == 2:
+            self._open_explain()
+
+    @property
+    def attribution(self) -> AttributionView | None:
+        """The :class:`AttributionView` of the "Explain" tab (made on first use)."""
+        return self._open_explain()[0]
+
+    @property
+    def ablation(self) -> AblationView | None:
+        """The :class:`AblationView` of the "Explain" tab (made on first use)."""
+        return self._open_explain()[1]
+
+    def _open_explain(self) -> tuple:
+        if self._explained is None and not self._closed:
+            views = (AttributionView(self.state), AblationView(self.state))
+            self._explained = views
+            self.explain.children = [
+                W.VBox([_title("Attribution"), views[0]], layout=_card(width="520px")),
+                W.VBox([_title("Units switched off"), views[1]], layout=_card(width="420px")),
+            ]
+        return self._explained or (None, None)
 
     def render(self) -> None:
         note = f" ({self.state.data_note})" if self.state.data_note else ""
