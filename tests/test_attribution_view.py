@@ -322,3 +322,36 @@ def test_the_explain_tab_is_made_when_shown(digits):
     assert view in app.explain.children[0].children
     assert view.wait() and view.attribution is not None
     app.close()
+
+
+def test_units_switched_off_change_the_map(cnn):
+    model, x, state, view = cnn
+    state.layer, state.input_index, state.class_index = "conv2", 4, None
+    view.method = "grad_cam"
+    assert view.wait()
+    plain = view.attribution.copy()
+    state.ablation = {"conv1": (0, 1, 2, 3, 4, 5, 6, 7)}  # bumps the version: a new map
+    assert view.wait() and view.error == ""
+    reference = A.grad_cam(model, x[4:5], "conv2", ablation={"conv1": tuple(range(8))})[0]
+    assert np.allclose(view.attribution, reference, atol=1e-6)
+    assert not np.allclose(view.attribution, plain, atol=1e-6)
+    state.ablation = {}
+    assert view.wait() and np.allclose(view.attribution, plain, atol=1e-6)
+
+
+def test_integer_images_are_explained_by_grad_cam_and_occlusion():
+    model = keras.Sequential(
+        [
+            keras.Input((16, 16, 3), dtype="uint8"),
+            L.Rescaling(1 / 255.0),
+            L.Conv2D(4, 3, activation="relu", name="conv"),
+            L.GlobalMaxPooling2D(),
+            L.Dense(3, activation="softmax"),
+        ]
+    )
+    x = np.random.default_rng(0).integers(0, 256, size=(4, 16, 16, 3)).astype("uint8")
+    view = opened(nw.ModelState(model, x), method="saliency")
+    assert view.methods == ("grad_cam", "grad_cam_plus_plus", "occlusion")
+    assert "holds uint8 values" in view.notes.value and view.method == "grad_cam"
+    assert view.attribution.shape == (14, 14) and view.error == ""
+    view.close()

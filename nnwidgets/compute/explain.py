@@ -49,6 +49,7 @@ class Subject:
         self.spatial = A.spatial_layers(model)
         prepared = _engine.prepare(model, sample)
         self.n_inputs = len(prepared)
+        self.dtype = str(prepared[0].dtype)
         self.float_input = prepared[0].dtype.kind == "f"
         self.embedding = ""
         if not self.float_input:
@@ -65,14 +66,20 @@ class Subject:
                 "so Grad-CAM has nothing to weigh"
             )
         if method in ("saliency", "smoothgrad") and not self.float_input:
-            return "input 0 holds integers (token ids cannot be nudged): " + (
-                "use the embedding methods" if self.embedding else "use occlusion"
-            )
+            if self.embedding:
+                return "input 0 holds token ids (they cannot be nudged): use the embedding methods"
+            return self._integers()
         if method == "integrated_gradients" and not (self.float_input or self.embedding):
-            return "input 0 holds integers and no Embedding layer reads it: use occlusion"
+            return self._integers()
         if method == "gradient_x_embedding" and not self.embedding:
             return "no Embedding layer reads input 0 (this method is for token inputs)"
         return ""
+
+    def _integers(self) -> str:
+        return (
+            f"input 0 holds {self.dtype} values and no Embedding layer reads it: gradients "
+            "need a float input (or an embedding); use occlusion"
+        )
 
     def methods(self) -> tuple[str, ...]:
         """The methods that work, in :data:`METHODS` order."""

@@ -31,7 +31,7 @@ QUICK = 0.25
 #: Methods whose maps are signed (drawn blue against, red for).
 DIVERGING = ("integrated_gradients", "gradient_x_embedding", "occlusion")
 #: What a method that does not work falls back to: the first of these that works.
-FALLBACKS = ("saliency", "gradient_x_embedding", "integrated_gradients", "occlusion")
+FALLBACKS = ("saliency", "gradient_x_embedding", "grad_cam", "occlusion")
 ZERO = (
     "the map is zero everywhere: nothing here raises the score, or the score does not "
     "depend on it (no gradient flows back to it)"
@@ -219,14 +219,19 @@ class AttributionView(ModelView):
         works, method = subject.methods(), self.method
         if not subject.spatial:
             notes.append(f"Grad-CAM is not offered: {subject.why_not('grad_cam')}")
+        if not (subject.float_input or subject.embedding):
+            notes.append(f"gradient methods are not offered: {subject.why_not('saliency')}")
         if not self._method_given and subject.kind == "tokens" and "gradient_x_embedding" in works:
             method = "gradient_x_embedding"  # tokens start with their own method
         self._method_given = True
         why = subject.why_not(method)
         if why:
             fallback = next((m for m in FALLBACKS if m in works), works[0])
-            labels = X.LABELS[method], X.LABELS[fallback]
-            self._fallback = f"{labels[0]} does not work here: {why}; showing {labels[1]}"
+            said = any(why in note for note in notes)  # (a note above says why)
+            because = "" if said else f": {why}"
+            self._fallback = (
+                f"{X.LABELS[method]} does not work here{because}; showing {X.LABELS[fallback]}"
+            )
             method = fallback
         if method != self.method:
             self._quiet = True
@@ -234,8 +239,8 @@ class AttributionView(ModelView):
                 self.method = method
             finally:
                 self._quiet = False
-        if self._fallback and (subject.spatial or not self._fallback.startswith("Grad-CAM")):
-            notes.append(self._fallback)  # (else the note above says why)
+        if self._fallback:
+            notes.append(self._fallback)
         return method
 
     def _class_index(self, notes: list) -> int | None:
