@@ -28,6 +28,8 @@ def test_readme_examples_run(tmp_path):
         "assert set(norms) == {'conv2d', 'dense'} and counts.sum() == np.size(model.weights[0])\n"
         "assert set(dead) == {'conv2d', 'global_average_pooling2d', 'dense'}\n"
         "assert reviews.prediction.summaries[0].startswith('predicted ')\n"
+        "assert cam.shape == (8, 26, 26) and sal.shape == (8, 28, 28) and drop.shape == (8, 7, 7)\n"
+        "assert ig.shape == x[:8].shape and state.ablation == {}\n"
         "print('README ok')\n"
     )
     (tmp_path / "readme.py").write_text(script)
