@@ -9,6 +9,7 @@ tensor is differentiated (no weight gradients are made). The model is never chan
 
 from __future__ import annotations
 
+import functools
 import threading
 import weakref
 
@@ -251,7 +252,9 @@ class Engine:
 
         inputs, weights, scale = args
         signature = ([spec(a) for a in inputs], spec(weights), spec(scale))
-        return tf.function(body, input_signature=signature)
+        # (a partial: TensorFlow counts traces per code object, and every target's body
+        # shares one; each is traced once, which is no retracing to warn about)
+        return tf.function(functools.partial(body), input_signature=signature)
 
     def _body(self, target, output, edit):
         import tensorflow as tf
