@@ -156,6 +156,7 @@ def test_one_channel_then_dense_bars(page, voila_url):
     from playwright.sync_api import expect
 
     open_dashboard(page, voila_url)
+    check_explain_tab(page)  # (here, to share this page's kernel)
     # conv2's 32 feature maps as a grid, then channel 5 alone, large
     choose_layer(page, "conv2")
     page.wait_for_function(
@@ -316,8 +317,10 @@ ATTRIBUTION_IMAGE = ".nnw-attribution .nnw-attribution-picture svg image"
 EXPLAINED = "document.querySelector('.nnw-attribution .nnw-explained')?.innerText || ''"
 
 
-def test_explain_tab_overlays_a_map_that_follows_input_and_class(page, voila_url):
-    loaded = open_dashboard(page, voila_url)
+def check_explain_tab(page) -> None:
+    """The Explain tab draws a map over input 0 that follows the next input and a class
+    chosen in its dropdown; a click on a channel of the activation grid switches it
+    off (the units view lists it) and "restore all" switches it back on."""
     start = time.monotonic()
     page.locator(".nnw-tabs .lm-TabBar-tab", has_text="Explain").click()
     # the first map compiles in the background, then the overlay is drawn
@@ -350,7 +353,18 @@ def test_explain_tab_overlays_a_map_that_follows_input_and_class(page, voila_url
     assert not bad, "text hard to read in the Explain tab:\n" + "\n".join(bad)
     assert_no_errors_shown(page)
     assert not page_exceptions(page), page_exceptions(page)
+
+    # a click on the first channel of conv1's grid switches it off; restore all undoes it
+    units = "document.querySelector('.nnw-ablation')?.innerText || ''"
+    before = href(page, ATTRIBUTION_IMAGE)
+    box = page.locator(ACTIVATIONS_IMAGE).first.bounding_box()
+    page.mouse.click(box["x"] + 0.08 * box["width"], box["y"] + 0.08 * box["height"])
+    page.wait_for_function(f"() => ({units}).includes('conv1') && ({units}).includes('1 of 16')")
+    wait_href_change(page, ATTRIBUTION_IMAGE, before)  # the map of the model without it
+    screenshot(page, "dashboard-9-channel-off")
+    page.locator(".nnw-ablation button", has_text="restore all").click()
+    page.wait_for_function(f"() => ({units}).includes('Nothing is switched off')")
     print(
-        f"dashboard shown in {loaded:.1f} s; first map {shown_in:.1f} s after the Explain "
-        f"tab was clicked; the tab checked in {time.monotonic() - start:.1f} s; {path}"
+        f"first map {shown_in:.1f} s after the Explain tab was clicked; the tab checked in "
+        f"{time.monotonic() - start:.1f} s; {path}"
     )

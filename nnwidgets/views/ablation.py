@@ -225,7 +225,11 @@ def _heading(ablation: dict) -> str:
         )
     total = sum(len(units) for units in ablation.values())
     layers = "layer" if len(ablation) == 1 else "layers"
-    return f'<div style="font-size:13px"><b>Switched off</b>: {total} units in {len(ablation)} {layers}</div>'
+    units = "unit" if total == 1 else "units"
+    return (
+        f'<div style="font-size:13px"><b>Switched off</b>: {total} {units} in '
+        f"{len(ablation)} {layers}</div>"
+    )
 
 
 def _effect_html(effect: A.Effect, kind: str, output: str) -> str:
