@@ -6,8 +6,10 @@
 - :class:`DynamicsProbe`: on a fixed probe batch, per layer, gradient norms, weight
   norms, the update ratio of the next step, weight histograms and dead units.
 - :class:`InputSnapshots`: one input's every-layer outputs and prediction.
+- :class:`~nnwidgets.training.explanations.GradCamSnapshots`: that input's Grad-CAM.
+- :class:`Traces`: the one background thread that compiles what they compute.
 
-Both are :class:`~nnwidgets.training.Probe` objects: a session calls them within
+They are :class:`~nnwidgets.training.Probe` objects: a session calls them within
 their budget, and each picks its K (steps between records) from its measured cost.
 """
 
@@ -94,6 +96,50 @@ class ThinningLog(HasTraits):
         return len(self._items)
 
 
+class Traces:
+    """Compiles (traces) in background threads, one after the other, never two at once
+    (Keras layers share Python lists while traced): each thread waits for the last.
+    :meth:`join` waits for them all; ``fit`` must not start before.
+
+    >>> traces = Traces()
+    >>> traces.run([lambda: None])
+    >>> traces.join()
+    """
+
+    def __init__(self):
+        self._last = None
+        self._lock = threading.Lock()
+
+    def run(self, steps) -> None:
+        """Call each of ``steps`` in a background thread, after those queued before."""
+        steps = [step for step in steps if step is not None]
+        if not steps:
+            return
+        with self._lock:
+            before = self._last
+
+            def run():
+                if before is not None:
+                    before.join()
+                for step in steps:
+                    step()
+
+            # (not a daemon: TensorFlow aborts the process if it is still tracing at exit)
+            self._last = threading.Thread(target=run, name="nnwidgets-dynamics-trace")
+            self._last.start()
+
+    def join(self) -> None:
+        with self._lock:
+            last = self._last
+        if last is not None:
+            last.join()
+
+    @property
+    def busy(self) -> bool:
+        last = self._last
+        return last is not None and last.is_alive()
+
+
 @dataclass
 class Dynamics:
     """One record of :class:`DynamicsProbe`, per layer name."""
@@ -149,13 +195,15 @@ class DynamicsProbe(Recording):
         Records kept at most (evenly thinned, newest kept).
     bins : int
         Buckets of the weight histograms (TensorBoard's 30 by default).
+    traces : Traces, optional
+        The thread to compile in (shared with other probes of the same model).
     """
 
-    def __init__(self, model, x, y, budget=0.04, capacity=256, bins=_dyn.BINS):
+    def __init__(self, model, x, y, budget=0.04, capacity=256, bins=_dyn.BINS, traces=None):
         super().__init__(budget, capacity)
         self.model, self.x, self.y, self.bins = model, x, y, int(bins)
         self.error = ""  # why gradients could not be recorded, if so
-        self._warming = None  # the thread tracing the compiled computations
+        self.traces = traces if traces is not None else Traces()
         self._warmed = False
         self._before = None  # parameters copied at the last record
         self._before_run = None  # the session run they were copied in
@@ -169,26 +217,17 @@ class DynamicsProbe(Recording):
         if self._warmed:
             return
         self._warmed = True
-        steps = [
-            _dyn.Gradients.of(self.model).warm_up(self.x, self.y),
-            _dyn.AliveUnits.of(self.model).warm_up(self.x),
-        ]
-        steps = [step for step in steps if step is not None]
-
-        def run():
-            for step in steps:
-                step()
-
-        # (not a daemon: TensorFlow aborts the process if it is still tracing at exit)
-        self._warming = threading.Thread(target=run, name="nnwidgets-dynamics-trace")
-        self._warming.start()
+        self.traces.run(
+            [
+                _dyn.Gradients.of(self.model).warm_up(self.x, self.y),
+                _dyn.AliveUnits.of(self.model).warm_up(self.x),
+            ]
+        )
 
     def join(self) -> None:
         """Wait for :meth:`warm_up` (Keras layers share Python lists while traced: two
         threads must not trace the model at once)."""
-        if self._warming is not None:
-            self._warming.join()
-            self._warming = None
+        self.traces.join()
 
     @property
     def pending(self) -> bool:
@@ -387,38 +426,76 @@ class DynamicsRecorder(HasTraits):
         draw_budget=0.02,
         warm_up=True,
     ):
+        from .explanations import GradCamSnapshots
+
         super().__init__()
         x, y = probe_batch(state, probe_size)
-        self.session = session
-        self.dynamics = DynamicsProbe(state.model, x, y, budget * 3 / 4, capacity)
-        self.snapshots = InputSnapshots(state, budget=budget / 4)
+        self.state, self.session, self.traces = state, session, Traces()
+        self.dynamics = DynamicsProbe(
+            state.model, x, y, budget * 3 / 4, capacity, traces=self.traces
+        )
+        self.snapshots = InputSnapshots(state, budget=budget / 8)
+        self.explanations = GradCamSnapshots(
+            state, self.snapshots, budget=budget / 8, traces=self.traces
+        )
         self.redraw = Redraw(self, interval, draw_budget)
-        for probe in (self.dynamics, self.snapshots, self.redraw):
+        for probe in self._probes:
             session.add_probe(probe)
         session.observe(self._on_phase, names="phase")
+        self._warm = False
         if warm_up:
             self.warm_up()
 
+    @property
+    def _probes(self) -> tuple:
+        return (self.dynamics, self.snapshots, self.explanations, self.redraw)
+
     def warm_up(self) -> None:
         """Compile the records' computations in the background now (not while a fit
-        runs: then the first record compiles them)."""
+        runs: then the first record compiles the dynamics' and no Grad-CAM is taken)."""
         if not self.session.active:
+            self._warm = True
             self.dynamics.warm_up()
+            self.explanations.warm_up(self.session.step)
+
+    def join(self) -> None:
+        """Wait for the computations compiling in the background."""
+        self.traces.join()
+
+    def watch(self, index: int) -> None:
+        """Watch another input: its snapshots and Grad-CAM maps start again."""
+        self.snapshots.watch(index)
+        self.explanations.watch(index)
+        self.follow_layer()  # (without a label, its predicted class may need compiling)
 
     def _on_phase(self, change) -> None:
         if change["new"] == "training":
-            self.dynamics.join()  # before fit traces its own step
+            self.traces.join()  # before fit traces its own step
+            self.explanations.begin(self.session)
+        elif change["new"] in ("done", "failed"):
+            self.follow_layer()  # a layer picked while training
+
+    def follow_layer(self) -> None:
+        """Compile the Grad-CAM maps at the state's layer now, in the background, when
+        the records were compiled before (:meth:`warm_up`) and no fit runs; while one
+        runs, they stay at the layer compiled (the replay says so). The replay calls
+        this when it draws, ``fit`` when it ends."""
+        if self._warm and not self.session.active:
+            self.explanations.warm_up(self.session.step)
+
+    def _updates(self) -> int:
+        return sum(p.log.updates for p in (self.dynamics, self.snapshots, self.explanations))
 
     @property
     def dirty(self) -> bool:
         """Whether records were added since the views last drew."""
-        return self.dynamics.log.updates + self.snapshots.log.updates != self._drawn
+        return self._updates() != self._drawn
 
     _drawn = 0
 
     def publish(self) -> None:
         """Tell the views to draw what was recorded."""
-        self._drawn = self.dynamics.log.updates + self.snapshots.log.updates
+        self._drawn = self._updates()
         self.set_trait("updates", self.updates + 1)
 
     _closed = False
@@ -427,10 +504,10 @@ class DynamicsRecorder(HasTraits):
         if self._closed:
             return
         self._closed = True
-        for probe in (self.dynamics, self.snapshots, self.redraw):
+        for probe in self._probes:
             self.session.remove_probe(probe)
         self.session.unobserve(self._on_phase, names="phase")
-        self.dynamics.join()
+        self.traces.join()
 
 
 class Redraw(Probe):

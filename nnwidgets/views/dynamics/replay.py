@@ -1,4 +1,5 @@
-"""One input watched while the model learns: its outputs at every snapshot, replayed."""
+"""One input watched while the model learns: its outputs and its Grad-CAM at every
+snapshot, replayed."""
 
 from __future__ import annotations
 
@@ -6,17 +7,28 @@ import html
 
 import ipywidgets as W
 import numpy as np
-from traitlets import Int, Tuple
+from traitlets import Int, Tuple, Unicode
 
 from ...compute import display as D
 from ...compute import outputs as O
+from ...compute import overlay as V
+from ...compute.imaging import encode_png, upscale_nearest
+from ...training.dynamics import _one
 from ..panels import BarPanel, PicturePanel, fit_title, status_html
+from ..samples import sample_picture
 from .base import DynamicsView
+
+#: How strongly a Grad-CAM map covers the input picture.
+OPACITY = 0.55
 
 
 class InputReplay(DynamicsView):
     """The watched input's output of the selected layer, and the model's prediction,
     at the snapshot nearest the step shown (move the step slider to replay).
+
+    Under it, for image inputs, the input's Grad-CAM at the snapshot nearest the step
+    shown (``recorder.explanations``): the map over the input picture, its layer, and
+    the class explained (the label's, else the one predicted then).
 
     "Watch input N" watches the input selected in the state instead (its snapshots
     start again from the next record).
@@ -30,12 +42,24 @@ class InputReplay(DynamicsView):
         The steps of the snapshots kept (read-only).
     shape : tuple of int
         Shape of the output drawn (read-only).
+    cam_step : int or None
+        Step of the Grad-CAM map shown (None: none shown; read-only).
+    cam_layer : str
+        Its layer (read-only).
+    cam_class : int or None
+        The class it explains (read-only).
+    cam_note : str
+        What the Grad-CAM part says: the map shown, or why there is none (read-only).
     """
 
     follows = ("layer", "input_index")
     watched = Int(0, read_only=True, help="The input watched.")
     snapshot_steps = Tuple(read_only=True, help="Steps of the snapshots kept.")
     shape = Tuple(read_only=True, help="Shape of the output drawn.")
+    cam_step = Int(None, allow_none=True, read_only=True, help="Step of the map shown.")
+    cam_layer = Unicode("", read_only=True, help="Layer of the Grad-CAM map shown.")
+    cam_class = Int(None, allow_none=True, read_only=True, help="Class the map explains.")
+    cam_note = Unicode("", read_only=True, help="The map shown, or why there is none.")
 
     def build(self) -> tuple:
         self.watch = W.Button(description="Watch input 0", layout=W.Layout(width="160px"))
@@ -44,15 +68,24 @@ class InputReplay(DynamicsView):
         self.panel = PicturePanel("Watched input", width="440px", height="300px")
         self.vector = BarPanel("Watched input", "unit", "value", width="440px", height="260px")
         self.prediction = W.HTML()
+        layout = dict(width="120px", height="120px", border="1px solid #888")
+        self.cam_images = [W.Image(format="png", layout=W.Layout(**layout)) for _ in range(2)]
+        self.cam_images[1].add_class("nnw-replay-cam")
+        self.cam_caption = W.HTML()
         self.add_class("nnw-replay")
         figures = (self.panel.figure, self.panel.bar, self.vector.figure)
-        return (self.watch, self.message, *figures, self.prediction)
+        cam = W.VBox([W.HBox(self.cam_images), self.cam_caption])
+        return (self.watch, self.message, *figures, self.prediction, cam)
 
     def _on_watch(self, _button=None) -> None:
-        self.recorder.snapshots.watch(self.state.input_index)
+        self.recorder.watch(self.state.input_index)
         self.draw()
 
     def render(self) -> None:
+        self._render_outputs()
+        self._render_cam()
+
+    def _render_outputs(self) -> None:
         snaps = self.recorder.snapshots
         self.set_trait("watched", snaps.index)
         selected = self.state.input_index
@@ -120,3 +153,66 @@ class InputReplay(DynamicsView):
         self.prediction.value = ""
         for widget in (self.panel.figure, self.panel.bar, self.vector.figure):
             widget.layout.display = "none"
+
+    # -- Grad-CAM ------------------------------------------------------------------------
+    def _render_cam(self) -> None:
+        self.recorder.follow_layer()  # (compiles in the background, or nothing)
+        cams = self.recorder.explanations
+        found = cams.log.at(self.recorder.step)
+        if found is None:
+            self._cam_none(self._cam_missing(cams))
+            return
+        step, shot = found
+        picture = sample_picture(_first_input(self.state.inputs, cams.index))
+        if picture is None:
+            self._cam_none("Grad-CAM replay is for image inputs")
+            return
+        rgb, _, hi, _ = V.overlay(picture, shot.cam.astype(np.float64), OPACITY)
+        for image, pic in zip(self.cam_images, (picture, rgb), strict=True):
+            image.value = encode_png(upscale_nearest(_rgb(pic), 120))
+            image.layout.display = None
+        names = self.state.class_names(0)
+        what = "the label" if shot.source == "label" else "predicted then"
+        note = (
+            f"Grad-CAM of input {cams.index} at {shot.layer}, step {step}: class "
+            f"{O.class_name(shot.class_index, names)} ({what}); brightest {hi:.3g}"
+        )
+        wanted, _ = cams.wanted()
+        if wanted is not None and wanted != shot.layer:
+            note += f". {wanted} is selected: its maps are recorded from the next fit"
+        with self.hold_trait_notifications():
+            self.set_trait("cam_step", int(step))
+            self.set_trait("cam_layer", shot.layer)
+            self.set_trait("cam_class", int(shot.class_index))
+            self.set_trait("cam_note", note)
+        self.cam_caption.value = f'<div style="font-size:12px">{html.escape(note)}</div>'
+
+    def _cam_missing(self, cams) -> str:
+        _, why = cams.wanted()
+        if why or cams.error:
+            return why or cams.error
+        if cams.layer is None:
+            return (
+                "Grad-CAM maps are compiled before training (recorder.warm_up()); "
+                "none is recorded until then"
+            )
+        return f"input {cams.index}: no Grad-CAM map yet (one is taken while training)"
+
+    def _cam_none(self, text: str) -> None:
+        with self.hold_trait_notifications():
+            self.set_trait("cam_step", None)
+            self.set_trait("cam_layer", "")
+            self.set_trait("cam_class", None)
+            self.set_trait("cam_note", text)
+        for image in self.cam_images:
+            image.layout.display = "none"
+        self.cam_caption.value = status_html(text)
+
+
+def _first_input(inputs, index: int) -> np.ndarray:
+    one = _one(inputs, index)
+    return np.asarray(one[0] if isinstance(one, list) else one)[0]
+
+
+def _rgb(picture: np.ndarray) -> np.ndarray:
+    return picture if picture.ndim == 3 else np.repeat(picture[..., None], 3, axis=-1)

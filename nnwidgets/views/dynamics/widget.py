@@ -19,18 +19,19 @@ class TrainingDynamics(ModelView):
 
     Its :attr:`callback` is the Keras callback of a
     :class:`~nnwidgets.training.TrainingSession` (the live plot's, when given) to which
-    it adds two probes: every K steps, on a fixed probe batch of the state's data
+    it adds three probes: every K steps, on a fixed probe batch of the state's data
     (``probe_size`` samples spread over it), gradient norms, weight norms, the update
-    ratio of one step, weight histograms and dead units; and snapshots of one input's
-    every layer. K is chosen from each record's cost so that recording takes at most
-    ``budget`` of the training time. Records are kept in bounded memory (at most
-    ``capacity``, evenly thinned, the newest kept).
+    ratio of one step, weight histograms and dead units; snapshots of one input's every
+    layer; and that input's Grad-CAM (image inputs; compiled before ``fit``, in the
+    background, never while it runs). K is chosen from each record's cost so that
+    recording takes at most ``budget`` of the training time. Records are kept in bounded
+    memory (at most ``capacity``, evenly thinned, the newest kept).
 
     The views: :attr:`flow` (gradient norms per layer, and over time), :attr:`ratios`
     (update ratio over time), :attr:`weights` (the selected layer's distribution over
     time, TensorBoard's bands), :attr:`dead` (dead units per layer) and :attr:`replay`
-    (the watched input's outputs at each snapshot). Clicking a layer in any of them sets
-    ``state.layer``; the step slider picks the step shown.
+    (the watched input's outputs and Grad-CAM at each snapshot). Clicking a layer in any
+    of them sets ``state.layer``; the step slider picks the step shown.
 
     Parameters
     ----------
@@ -40,7 +41,8 @@ class TrainingDynamics(ModelView):
         The session to record in (default: a new one; ``LiveTrainingPlot.session`` to
         share a live plot's).
     budget : float
-        Share of training time the records may take (default 0.04: the snapshots of the watched input take a quarter of it).
+        Share of training time the records may take (default 0.04: the watched input's
+        snapshots and Grad-CAM maps take a quarter of it, an eighth each).
     probe_size, capacity : int
         Samples of the probe batch; records kept at most.
     warm_up : bool
