@@ -79,6 +79,10 @@ def test_the_step_slider_replays_the_map_of_that_step(trained):
     assert replay.cam_step == steps[1]
     dyn.step = None
     assert replay.cam_step == steps[-1]
+    assert dyn.slider.min == 0  # the map before training is on the slider
+    dyn.slider.value = 0  # a person moves it there
+    assert dyn.step == 0 and replay.cam_step == 0
+    dyn.newest.value = True
 
 
 def test_a_layer_picked_while_idle_is_compiled_in_the_background(trained):

@@ -162,10 +162,11 @@ class TrainingDynamics(ModelView):
                 "gradients, weights and dead units here"
             )
             return
+        first = min([steps[0], *self.recorder.explanations.log.steps()[:1]])  # (a map at 0)
         with self.syncing(), self.slider.hold_sync():
             self.slider.max = steps[-1]  # (steps only grow: max first keeps min <= max)
-            self.slider.min = steps[0]
-            self.slider.disabled = len(steps) < 2
+            self.slider.min = first
+            self.slider.disabled = steps[-1] == first
             self.slider.value = steps[-1] if self.step is None else self.step
             self.newest.value = self.step is None
         cost = f"{probe.cost * 1000:.0f} ms each"
