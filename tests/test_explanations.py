@@ -124,6 +124,29 @@ def test_the_layer_is_never_compiled_while_fit_runs(digits):
     dyn.close()
 
 
+def test_a_warm_up_asked_for_while_fit_runs_compiles_when_it_ends(digits):
+    x, y = digits
+    model = nw.datasets.demo_model()
+    state = nw.ModelState(model, x[:40], y[:40])
+    dyn = nw.TrainingDynamics(state, warm_up=False)  # (explore()'s tab, not shown yet)
+    cams, busy, notes = dyn.recorder.explanations, [], []
+
+    class OpenTab(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if batch == 1:
+                dyn.recorder.warm_up()  # a person opens the tab while fit runs
+                dyn.replay.draw()
+                notes.append(dyn.replay.cam_note)
+            busy.append(cams.traces.busy)
+
+    fit(model, x, y, [dyn.callback, OpenTab()], epochs=1)
+    assert not any(busy) and len(cams.log) == 0
+    assert "never while it runs" in notes[0]
+    dyn.recorder.join()  # compiled once fit ended, its map taken then
+    assert cams.layer == "conv1" and cams.log.steps() == [dyn.session.step]
+    dyn.close()
+
+
 def test_watching_another_input_starts_its_maps_again(trained):
     state, dyn, _ = trained
     state.input_index = 7

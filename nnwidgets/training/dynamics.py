@@ -451,10 +451,11 @@ class DynamicsRecorder(HasTraits):
         return (self.dynamics, self.snapshots, self.explanations, self.redraw)
 
     def warm_up(self) -> None:
-        """Compile the records' computations in the background now (not while a fit
-        runs: then the first record compiles the dynamics' and no Grad-CAM is taken)."""
+        """Compile the records' computations in the background now; while a fit runs,
+        the first record compiles the dynamics' and the Grad-CAM maps are compiled when
+        it ends (and recorded from the next fit)."""
+        self._warm = True
         if not self.session.active:
-            self._warm = True
             self.dynamics.warm_up()
             self.explanations.warm_up(self.session.step)
 

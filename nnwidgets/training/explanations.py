@@ -157,6 +157,11 @@ class GradCamSnapshots(Recording):
     def join(self) -> None:
         self.traces.join()
 
+    @property
+    def compiling(self) -> bool:
+        """A layer's maps are being compiled in the background."""
+        return self._compiling is not None
+
     def take(self, layer: str) -> Explanation:
         """The watched input's Grad-CAM at ``layer`` with the weights as they are now."""
         from .. import attribution

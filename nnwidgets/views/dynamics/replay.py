@@ -191,6 +191,13 @@ class InputReplay(DynamicsView):
         _, why = cams.wanted()
         if why or cams.error:
             return why or cams.error
+        if cams.compiling:
+            return "compiling the Grad-CAM maps\u2026"
+        if cams.layer is None and self.recorder.session.active:
+            return (
+                "Grad-CAM maps are compiled before training, never while it runs: they "
+                "are recorded from the next fit"
+            )
         if cams.layer is None:
             return (
                 "Grad-CAM maps are compiled before training (recorder.warm_up()); "
