@@ -316,6 +316,9 @@ class ModelState(UnitsOff):
     @validate("class_index")
     def _validate_class_index(self, proposal):
         index, units = proposal["value"], self.output_units()
+        if isinstance(index, bool):
+            raise TraitError(f"ModelState.class_index must be an int or None; got {index!r}")
+        index = None if index is None else int(index)
         if index is not None and units and not 0 <= index < units:
             raise TraitError(
                 f"ModelState.class_index must be None (the predicted class) or in range "

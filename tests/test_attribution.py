@@ -343,3 +343,38 @@ def test_attributions_follow_the_units_switched_off(branched):
     np.testing.assert_allclose(
         A.scores(model, x, ablation=off)[0], A.scores(zeroed, x)[0], rtol=1e-5
     )
+
+
+def test_odd_models_final_units_off_shared_layers_subclassed_flat_outputs():
+    keras.utils.set_random_seed(0)
+    x = np.random.default_rng(0).normal(size=(2, 4)).astype("float32")
+    i = keras.Input((4,))
+    out = L.Dense(3, activation="softmax", name="out")(L.Dense(5, name="h")(i))
+    model = keras.Model(i, out)
+    # units of the final layer switched off: their score (before the softmax) is 0
+    assert np.all(A.scores(model, x, class_index=0, ablation={"out": (0,)})[0] == 0)
+    # one embedding read twice: an attribution to "its output" would be ambiguous
+    a, b = keras.Input((5,), dtype="int32"), keras.Input((5,), dtype="int32")
+    emb = L.Embedding(20, 4, name="emb")
+    pooled = L.Concatenate()(
+        [L.GlobalAveragePooling1D()(emb(a)), L.GlobalAveragePooling1D()(emb(b))]
+    )
+    twice = keras.Model([a, b], L.Dense(2)(pooled))
+    ids = [np.ones((1, 5), "int32"), np.full((1, 5), 2, "int32")]
+    with pytest.raises(ValueError, match="called more than once"):
+        A.token_attributions(twice, ids, input=1)
+
+    class Small(keras.Model):  # subclassed: no graph, the output read from one sample
+        def __init__(self):
+            super().__init__()
+            self.d = L.Dense(3)
+
+        def call(self, t):
+            return self.d(t)
+
+    sub = Small()
+    logits = np.asarray(sub(x))
+    np.testing.assert_allclose(A.scores(sub, x, class_index=2)[0], logits[:, 2], rtol=1e-5)
+    flat = keras.Sequential([keras.Input((4,)), L.Dense(1), L.Flatten(), L.Reshape(())])
+    s, classes = A.scores(flat, x)  # an output of shape (n,): its value
+    np.testing.assert_allclose(s, flat.predict(x, verbose=0), rtol=1e-5)

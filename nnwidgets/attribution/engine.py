@@ -19,12 +19,28 @@ from ..compute import data as _data
 from ..compute import graph as _graph
 from ..compute import kinds as _kinds
 
-#: Activations left out of the score (tf-keras-vis' ``ReplaceToLinear``).
+#: Activations left out of the score (tf-keras-vis' ``ReplaceToLinear``), unless the
+#: output's layer is also called elsewhere in the model (then the score is after them).
 SQUASHING = ("softmax", "sigmoid")
 
 #: Input values per batch at most (a SmoothGrad or IG batch is cut into such pieces).
 BATCH_VALUES = 2**22
+#: Layer output values per batch at most (about 1 GB of float32 kept for the gradient).
+ACTIVATION_VALUES = 2**28
 MAX_BATCH = 128
+
+
+def activation_values(model) -> int:
+    """Values of every layer's output for one sample (0 when unknown)."""
+    total = 0
+    for info in _graph.layer_table(model):
+        try:
+            shape = tuple(_graph.flatten(info.layer.output)[0].shape[1:])
+        except Exception:  # noqa: BLE001 - shared or unbuilt layers
+            continue
+        if all(d is not None for d in shape):
+            total += int(np.prod(shape))
+    return total
 
 
 def _keras():
@@ -95,49 +111,27 @@ def squashing(layer) -> bool:
 
 
 # -- leaving the final activation out -----------------------------------------------
-_swap_lock = threading.Lock()
-_swapped: dict = {}  # id(layer) -> [original activation, users]
+def linear_twin(layer):
+    """A twin of ``layer`` (same variables, same settings) without its softmax or
+    sigmoid; ``layer`` itself is never changed (a background ``fit`` or a save may use it
+    meanwhile)."""
+    import keras
 
-
-class _Linear(threading.local):
-    on = False
-
-
-_linear = _Linear()
-
-
-class _Switch:
-    """A layer's activation that is the identity in the thread computing a score and
-    the original everywhere else (a background ``fit`` may call the layer meanwhile)."""
-
-    def __init__(self, original):
-        self.original = original
-        self.__name__ = getattr(original, "__name__", "activation")
-
-    def __call__(self, x):
-        return x if _linear.on else self.original(x)
+    twin = object.__new__(type(layer))
+    twin.__dict__.update(layer.__dict__)
+    object.__setattr__(twin, "activation", keras.activations.linear)  # (not tracked)
+    return twin
 
 
 def linear_call(layer, run, args):
     """``layer``'s output without its softmax or sigmoid."""
     if type(layer).__name__ in ("Softmax", "Activation"):
         return args[0]
-    with _swap_lock:
-        entry = _swapped.get(id(layer))
-        if entry is None:
-            entry = _swapped[id(layer)] = [layer.activation, 0]
-            layer.activation = _Switch(entry[0])
-        entry[1] += 1
-    _linear.on = True
-    try:
-        return run()
-    finally:
-        _linear.on = False
-        with _swap_lock:
-            entry[1] -= 1
-            if entry[1] == 0:
-                layer.activation = entry[0]
-                del _swapped[id(layer)]
+    return run(linear_twin(layer))
+
+
+def _shared(layer) -> bool:
+    return len(getattr(layer, "_inbound_nodes", ())) > 1
 
 
 # -- classes ------------------------------------------------------------------------
@@ -166,9 +160,11 @@ def class_weights(class_index, n: int, units: int) -> np.ndarray:
     return weights
 
 
-def batches(n: int, per_sample: int):
-    """``(start, stop)`` pieces of ``n`` rows of ``per_sample`` values each."""
-    size = int(max(1, min(MAX_BATCH, BATCH_VALUES // max(per_sample, 1))))
+def batches(n: int, per_sample: int, activations: int = 0):
+    """``(start, stop)`` pieces of ``n`` rows of ``per_sample`` input values and
+    ``activations`` layer output values each (kept for the gradient)."""
+    size = min(BATCH_VALUES // max(per_sample, 1), ACTIVATION_VALUES // max(activations, 1))
+    size = int(max(1, min(MAX_BATCH, size)))
     for start in range(0, n, size):
         yield start, min(n, start + size)
 
@@ -178,8 +174,9 @@ class Engine:
     """Scores and gradients of one model, compiled once per target.
 
     ``target`` is ``None`` (scores only), ``("input", k)`` or ``("layer", name)``.
-    ``edit`` (optional, keyed by ``edit_key``) changes layers' outputs as
-    :func:`~nnwidgets.compute.graph.run_recording` allows (units switched off).
+    ``masks`` (``{layer name: bool array over its units}``, optional) switch units off;
+    they are arguments of the compiled computation, so other units of the same layers
+    need no new trace.
 
     >>> engine = Engine.of(model)  # doctest: +SKIP
     >>> scores, classes, value, grad = engine.run(inputs, weights, ("input", 0))  # doctest: +SKIP
@@ -201,77 +198,98 @@ class Engine:
         self._fns: dict = {}
         self._ready: set = set()  # keys traced and run once
         self._tracing = threading.Lock()
+        self._activations: int | None = None
 
     @property
     def model(self):
         return self._model()
 
-    def run(
-        self, inputs: list, weights, target=None, output=0, scale=None, edit=None, edit_key=None
-    ):
+    @property
+    def activations(self) -> int:
+        """Layer output values per sample (what a batch keeps for its gradient)."""
+        if self._activations is None:
+            self._activations = activation_values(self.model)
+        return self._activations
+
+    def run(self, inputs: list, weights, target=None, output=0, scale=None, masks=None):
         """``(scores, classes, value, gradient)`` as numpy: each sample's score and the
         class it is about, and the target's value and the gradient of the score."""
         n = len(inputs[0])
         scale = np.ones(n, "float32") if scale is None else np.asarray(scale, "float32")
-        key = (target, output, edit_key)
-        args = ([np.asarray(a) for a in inputs], np.asarray(weights, "float32"), scale)
+        masks = {name: np.asarray(m, bool) for name, m in (masks or {}).items()}
+        key = (target, output, tuple(sorted(masks)))
+        args = ([np.asarray(a) for a in inputs], np.asarray(weights, "float32"), scale, masks)
         if key in self._ready:
-            found = self._call(key, target, output, edit, args)
+            found = self._call(key, args)
         else:
             with self._tracing:  # one trace at a time: Keras layers are not thread-safe then
-                found = self._call(key, target, output, edit, args)
+                found = self._call(key, args)
                 self._ready.add(key)
         return tuple(None if t is None else np.asarray(t) for t in found)
 
-    def _call(self, key, target, output, edit, args):
+    def _call(self, key, args):
         fn = self._fns.get(key)
         if fn is None:
-            fn = self._fns[key] = self._compile(target, output, edit, args)
-        try:
+            fn = self._fns[key] = self._compile(key, args)
+        if not self._compiled(key):
             return fn(*args)
+        try:
+            fn.get_concrete_function(*fn.input_signature)
         except Exception:  # noqa: BLE001 - a model that cannot be traced runs eagerly
-            if not self._compiled(key):
-                raise
-            self._fns[key] = self._body(target, output, edit)  # bad data raises here too
-            return self._fns[key](*args)
+            fn = self._fns[key] = self._body(*key[:2])
+        return fn(*args)
 
     def _compiled(self, key) -> bool:
         return hasattr(self._fns.get(key), "get_concrete_function")
 
-    def _compile(self, target, output, edit, args):
-        """The computation, traced once for any batch size (``args`` give the rest of
-        the shapes); eager on other backends and for subclassed models."""
-        body = self._body(target, output, edit)
+    def _compile(self, key, args):
+        """The computation, traced once for any batch size (and any length where the
+        model's inputs leave it open); eager on other backends and subclassed models."""
+        body = self._body(*key[:2])
         keras = _keras()
-        if keras.backend.backend() != "tensorflow" or _graph.graph_of(self.model) is None:
+        model = self.model
+        if keras.backend.backend() != "tensorflow" or _graph.graph_of(model) is None:
             return body
         import tensorflow as tf
 
-        def spec(a):
-            return tf.TensorSpec((None, *a.shape[1:]), tf.as_dtype(a.dtype))
-
-        inputs, weights, scale = args
-        signature = ([spec(a) for a in inputs], spec(weights), spec(scale))
+        inputs, weights, scale, masks = args
+        shapes = _input_shapes(model, inputs)
+        signature = (
+            [
+                tf.TensorSpec(shape, tf.as_dtype(a.dtype))
+                for shape, a in zip(shapes, inputs, strict=True)
+            ],
+            tf.TensorSpec((None, weights.shape[1]), tf.float32),
+            tf.TensorSpec((None,), tf.float32),
+            {name: tf.TensorSpec(m.shape, tf.bool) for name, m in masks.items()},
+        )
         # (a partial: TensorFlow counts traces per code object, and every target's body
         # shares one; each is traced once, which is no retracing to warn about)
         return tf.function(functools.partial(body), input_signature=signature)
 
-    def _body(self, target, output, edit):
+    def _body(self, target, output):
         import tensorflow as tf
 
         model_ref = self._model
         final = final_layer(model_ref(), output)
 
-        def body(inputs, weights, scale):
+        def body(inputs, weights, scale, masks):
             model = model_ref()
             held = {}
+            switch = _masks_edit(masks)
 
             def make(name, layer, run, args):
-                if name == final and squashing(layer):
-                    out = linear_call(layer, run, args)
+                if name == final and squashing(layer) and not _shared(layer):
+                    inner = lambda other=None: linear_call(layer, run, args)  # noqa: E731
                 else:
-                    out = edit(name, layer, run, args) if edit is not None else run()
+                    inner = run
+                out = switch(name, layer, inner, args) if switch is not None else inner()
                 if target is not None and target[0] == "layer" and name == target[1]:
+                    if "value" in held:
+                        raise ValueError(
+                            f"layer {name!r} is called more than once in the model: an "
+                            "attribution to its output is ambiguous"
+                        )
                     out = _watched(out, scale, tape)
                     held["value"] = _graph.flatten(out)[0]
                 return out
@@ -297,6 +315,23 @@ class Engine:
             return scores, classes, held["value"], grad
 
         return body
+
+
+def _masks_edit(masks):
+    from ..compute.ablation import masks_edit
+
+    return masks_edit(masks)
+
+
+def _input_shapes(model, inputs) -> list[tuple]:
+    """Each input's shape with the batch axis (and what the model leaves open) None."""
+    try:
+        declared = [tuple(t.shape) for t in model.inputs]
+    except (AttributeError, ValueError):
+        declared = []
+    if len(declared) != len(inputs):
+        return [(None, *a.shape[1:]) for a in inputs]
+    return [(None, *d[1:]) for d in declared]
 
 
 def _watched(out, scale, tape):
@@ -340,6 +375,8 @@ def _scores(logits, weights):
     positions of a map), the predicted class where the row is zero; and the classes."""
     import tensorflow as tf
 
+    if len(logits.shape) == 1:  # one value per sample
+        logits = logits[:, None]
     units = tf.shape(logits)[-1]
     flat = tf.reshape(logits, [tf.shape(logits)[0], -1, units])
     votes = tf.reduce_sum(tf.one_hot(tf.argmax(flat, axis=-1), units), axis=1)

@@ -12,20 +12,38 @@ from .layers import check_spatial, embedding_layer
 
 
 # -- shared steps ------------------------------------------------------------------
-def _edit(ablation):
-    """The edit switching units off, and its cache key (``None, None`` without)."""
+def _masks(model, ablation) -> dict:
+    """``{layer: bool mask of the units kept}`` for the units switched off."""
     if not ablation:
-        return None, None
-    from ..compute.ablation import ablation_edit
+        return {}
+    from ..compute import ablation as _ablation
+    from ..compute import graph as _graph
 
-    key = tuple(sorted((str(k), tuple(int(u) for u in v)) for k, v in ablation.items()))
-    return ablation_edit(ablation), key
+    table = {info.name: info.layer for info in _graph.layer_table(model)}
+    units = {}
+    for name in ablation:
+        if name not in table:
+            raise ValueError(f"ablation names {name!r}, which is not a layer of {model.name}")
+        units[name] = _ablation.layer_units(model, name, table[name])
+    return _ablation.keep_masks(ablation, units)
 
 
-def _units(model, output: int) -> int:
-    if not 0 <= output < E.n_outputs(model):
-        raise ValueError(f"output must be in range 0..{E.n_outputs(model) - 1}; got {output}")
+def _units(model, output: int, inputs=None) -> int:
+    """Units on the output's last axis (a subclassed model's, from one sample)."""
+    count = E.n_outputs(model)
+    if not 0 <= output < count:
+        raise ValueError(f"output must be in range 0..{count - 1}; got {output}")
     shape = E.output_shape(model, output)
+    if not shape and inputs is not None:  # no symbolic outputs: run one sample
+        from ..compute import graph as _graph
+
+        packed = _graph.pack_inputs(model, [a[:1] for a in inputs])
+        single = isinstance(packed, list) and len(packed) == 1
+        out = model(packed[0] if single else packed, training=False)
+        flat = _graph.flatten(out)
+        if not 0 <= output < len(flat):
+            raise ValueError(f"output must be in range 0..{len(flat) - 1}; got {output}")
+        shape = tuple(flat[output].shape[1:])
     return int(shape[-1]) if shape and shape[-1] is not None else 1
 
 
@@ -34,8 +52,8 @@ def _rows(model, inputs, class_index, target, output, ablation, make=None, count
     weights, scale)`` (default: the inputs themselves), in batches; yields
     ``(start, stop, (scores, classes, value, gradient))``."""
     n = len(inputs[0])
-    weights = E.class_weights(class_index, n, _units(model, output))
-    edit, key = _edit(ablation)
+    weights = E.class_weights(class_index, n, _units(model, output, inputs))
+    masks = _masks(model, ablation)
     engine = E.Engine.of(model)
     per_sample = sum(int(np.prod(a.shape[1:])) for a in inputs)
     if make is None:
@@ -43,9 +61,9 @@ def _rows(model, inputs, class_index, target, output, ablation, make=None, count
         def make(a, b):
             return [x[a:b] for x in inputs], weights[a:b], None
 
-    for a, b in E.batches(count or n, per_sample):
+    for a, b in E.batches(count or n, per_sample, engine.activations):
         rows, w, scale = make(a, b)
-        yield a, b, engine.run(rows, w, target, output, scale, edit, key)
+        yield a, b, engine.run(rows, w, target, output, scale, masks)
 
 
 def _all(model, inputs, class_index, target, output, ablation):
@@ -78,7 +96,9 @@ def scores(model, x, class_index=None, *, output=0, ablation=None):
 
     The score is the output *before* a final softmax or sigmoid, summed over the
     positions of a map output (a segmentation's pixels); ``class_index=None`` takes each
-    input's predicted class (the most predicted one of a map).
+    input's predicted class (the most predicted one of a map). Where the final
+    activation cannot be left out, the score is taken after it: in a subclassed model
+    (its layers run unseen) and when the output's layer is also called elsewhere.
 
     Returns
     -------
@@ -220,9 +240,14 @@ def _smooth(model, inputs, input, class_index, samples, noise, seed, output, abl
     classes = _resolved(model, inputs, class_index, output, ablation)
     xi, n = inputs[input].astype("float32"), len(inputs[input])
     axes = tuple(range(1, xi.ndim))
-    sigma = float(noise) * (xi.max(axis=axes, keepdims=True) - xi.min(axis=axes, keepdims=True))
+    finite = np.where(np.isfinite(xi), xi, np.nan)
+    with np.errstate(all="ignore"):  # (an input with no finite value: no noise)
+        spread = np.nanmax(finite, axis=axes, keepdims=True) - np.nanmin(
+            finite, axis=axes, keepdims=True
+        )
+    sigma = float(noise) * np.nan_to_num(spread)
     rng = np.random.default_rng(seed)
-    weights = E.class_weights(classes, n, _units(model, output))
+    weights = E.class_weights(classes, n, _units(model, output, inputs))
     total = np.zeros_like(xi)
 
     def make(a, b):
@@ -264,7 +289,7 @@ def integrated_gradients(
     classes = _resolved(model, inputs, class_index, output, ablation)
     n = len(xi)
     alphas = ((np.arange(steps) + 0.5) / steps).astype("float32")
-    weights = E.class_weights(classes, n, _units(model, output))
+    weights = E.class_weights(classes, n, _units(model, output, inputs))
     total = np.zeros_like(xi)
 
     def make(a, b):
@@ -313,7 +338,7 @@ def token_attributions(
     steps, n = _check_steps(steps), len(inputs[0])
     classes = [int(c) for c in classes]
     alphas = ((np.arange(steps) + 0.5) / steps).astype("float32")
-    weights = E.class_weights(classes, n, _units(model, output))
+    weights = E.class_weights(classes, n, _units(model, output, inputs))
     total = np.zeros_like(emb)
 
     def make(a, b):
@@ -371,7 +396,7 @@ def occlusion(
     classes = _resolved(model, inputs, class_index, output, ablation)
     base = _scores(model, inputs, classes, output, ablation)[0]
     n, m = len(xi), len(starts)
-    weights = E.class_weights(classes, n, _units(model, output))
+    weights = E.class_weights(classes, n, _units(model, output, inputs))
     drops = np.zeros((n, m), "float64")
 
     def make(a, b):

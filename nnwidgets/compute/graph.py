@@ -194,8 +194,9 @@ def run_recording(model, inputs, record: dict, prefix: str = "", cast: bool = Tr
     inner layers are recorded too; the whole run costs one forward pass.
 
     ``edit(name, layer, run, args)``, when given, makes each layer's output: ``run()``
-    calls the layer as the model would (``args`` are its positional inputs), and what
-    ``edit`` returns is recorded and passed on. Units switched off, a final softmax
+    calls the layer as the model would (``args`` are its positional inputs; ``run(other)``
+    calls another layer, e.g. a twin without the activation, with the same arguments),
+    and what ``edit`` returns is recorded and passed on. Units switched off, a final softmax
     left out or a substituted embedding are edits; the model itself is never changed.
     """
     keras = _keras()
@@ -206,12 +207,12 @@ def run_recording(model, inputs, record: dict, prefix: str = "", cast: bool = Tr
             if isinstance(op, keras.Model) and graph_of(op) is not None:
                 sub_in = args[0] if len(args) == 1 else list(args)
 
-                def run():
+                def run(layer=None):
                     return run_recording(op, sub_in, record, prefix + op.name + "/", edit=edit)
             else:
 
-                def run():
-                    return _call_layer(op, args, kwargs)
+                def run(layer=None):
+                    return _call_layer(layer or op, args, kwargs)
 
             if edit is not None and isinstance(op, keras.layers.Layer):
                 out = edit(prefix + op.name, op, run, args)

@@ -304,6 +304,9 @@ class AttributionView(ModelView):
             wanted = self._wanted
             if self._closed or wanted is None or wanted.selection != request.selection:
                 return  # another selection came meanwhile: its own map is drawn
+            shown = self._shown[0] if self._shown else None
+            if request.key != wanted.key and shown is not None and shown.key == wanted.key:
+                return  # the map wanted now (newer weights or units) is already drawn
             try:
                 if error:
                     raise ValueError(error)
