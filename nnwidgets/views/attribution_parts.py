@@ -184,7 +184,10 @@ class Worker:
                 self._run(job)
             except Exception:  # noqa: BLE001 - the job shows its own errors; keep serving
                 pass
-        self._idle_call()
+        with self._lock:  # (a job submitted meanwhile has a thread of its own: not idle)
+            idle = self._thread is None and self._next is None
+        if idle:
+            self._idle_call()
         with self._lock:
             if self._thread is None and self._next is None:
                 self._idle.set()
