@@ -57,6 +57,7 @@ bench: $(VENV)/.bench-installed browser-deps
 	$(PY) benchmarks/bench_training.py
 	$(PY) -m benchmarks.bench_dynamics
 	$(PY) -m benchmarks.bench_attribution
+	$(PY) -m benchmarks.bench_attribution_browser
 	$(PY) -m benchmarks.bench_background_click
 	$(PY) -m benchmarks.bench_zoo
 	$(PY) -m benchmarks.bench_browser
