@@ -19,11 +19,11 @@ model trains. Layers are named as in ``ModelState.layer_names`` (nested layers r
 from __future__ import annotations
 
 import math
-import weakref
 
 import numpy as np
 
 from .compute import graph as _graph
+from .compute.per_model import PerModel
 
 #: TensorBoard's bucket count for histograms.
 BINS = 30
@@ -172,24 +172,7 @@ def gradient_norms(model, x, y, sample_weight=None) -> dict[str, float]:
     return by_layer(squares, trainable_layers(model))
 
 
-class _OfModel:
-    """One compiled helper per model, cached without keeping the model alive."""
-
-    _made: weakref.WeakKeyDictionary
-
-    @classmethod
-    def of(cls, model):
-        made = cls._made.get(model)
-        if made is None:
-            made = cls._made[model] = cls(model)
-        return made
-
-    @property
-    def model(self):
-        return self._model()
-
-
-class Gradients(_OfModel):
+class Gradients(PerModel):
     """The per-variable sums of squares of the loss gradient, compiled once per model
     (``tf.function``; eager where tracing fails). Calling it changes nothing in the
     model: not the weights, not the optimizer, not the loss trackers behind
@@ -198,10 +181,8 @@ class Gradients(_OfModel):
     >>> squares = Gradients.of(model)(x, y)  # doctest: +SKIP
     """
 
-    _made = weakref.WeakKeyDictionary()
-
     def __init__(self, model):
-        self._model = weakref.ref(model)  # (the cache keyed on the model must not keep it)
+        super().__init__(model)
         self._compiled = None
         self._variables: list = []
 
@@ -438,14 +419,12 @@ def dead_units(model, x, batch_size: int = 64) -> dict[str, float]:
     return {name: float(1.0 - a.mean()) for name, a in (alive or {}).items()}
 
 
-class AliveUnits(_OfModel):
+class AliveUnits(PerModel):
     """Per layer, which units were not exactly 0 somewhere in a batch (compiled once
     per model, like :class:`Gradients`)."""
 
-    _made = weakref.WeakKeyDictionary()
-
     def __init__(self, model):
-        self._model = weakref.ref(model)  # (the cache keyed on the model must not keep it)
+        super().__init__(model)
         self._compiled = None
         self._tried = False
 

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import functools
 import threading
-import weakref
 
 import numpy as np
 
 from ..compute import data as _data
 from ..compute import graph as _graph
 from ..compute import kinds as _kinds
+from ..compute.per_model import PerModel
 
 #: Activations left out of the score (tf-keras-vis' ``ReplaceToLinear``), unless the
 #: output's layer is also called elsewhere in the model (then the score is after them).
@@ -170,7 +170,7 @@ def batches(n: int, per_sample: int, activations: int = 0):
 
 
 # -- the computation --------------------------------------------------------------------
-class Engine:
+class Engine(PerModel):
     """Scores and gradients of one model, compiled once per target.
 
     ``target`` is ``None`` (scores only), ``("input", k)`` or ``("layer", name)``.
@@ -182,27 +182,12 @@ class Engine:
     >>> scores, classes, value, grad = engine.run(inputs, weights, ("input", 0))  # doctest: +SKIP
     """
 
-    _made: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-    _lock = threading.Lock()
-
-    @classmethod
-    def of(cls, model) -> Engine:
-        with cls._lock:
-            made = cls._made.get(model)
-            if made is None:
-                made = cls._made[model] = cls(model)
-            return made
-
     def __init__(self, model):
-        self._model = weakref.ref(model)
+        super().__init__(model)
         self._fns: dict = {}
         self._ready: set = set()  # keys traced and run once
         self._tracing = threading.Lock()
         self._activations: int | None = None
-
-    @property
-    def model(self):
-        return self._model()
 
     @property
     def activations(self) -> int:

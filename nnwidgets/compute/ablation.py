@@ -13,14 +13,13 @@ last axis of the layer's output (a Dense unit, a conv channel, a sequence featur
 
 from __future__ import annotations
 
-import threading
-import weakref
 from dataclasses import dataclass
 
 import numpy as np
 
 from . import graph as _graph
 from . import outputs as _outputs
+from .per_model import PerModel
 
 #: Samples run through the model at once by :func:`predict_batches`.
 BATCH_SIZE = 256
@@ -153,13 +152,7 @@ def masks_edit(masks):
     """
     if not masks:
         return None
-
-    def edit(name, layer, run, args):
-        out = run()
-        keep = masks.get(name)
-        return out if keep is None else switch_off(out, keep)
-
-    return edit
+    return _edit_with(lambda name, out: masks.get(name))
 
 
 def ablation_edit(ablation: dict):
@@ -179,35 +172,33 @@ def ablation_edit(ablation: dict):
     if not ablation:
         return None
 
+    def keep_of(name, out):
+        off = ablation.get(name)
+        return keep_masks({name: off}, {name: int(out.shape[-1])})[name] if off else None
+
+    return _edit_with(keep_of)
+
+
+def _edit_with(keep_of):
+    """The edit that switches off, in each layer's output, the units where
+    ``keep_of(name, output)`` is False (None: the layer is left as it is)."""
+
     def edit(name, layer, run, args):
         out = run()
-        off = ablation.get(name)
-        if not off:
-            return out
-        return switch_off(out, keep_masks({name: off}, {name: int(out.shape[-1])})[name])
+        keep = keep_of(name, out)
+        return out if keep is None else switch_off(out, keep)
 
     return edit
 
 
-class _Predictor:
+class _Predictor(PerModel):
     """The model's outputs through :func:`~nnwidgets.compute.graph.run_recording`,
     compiled once per model with ``tf.function`` (eager where that fails), masks as
     tensor arguments: toggling a unit does not retrace, a new set of layers does.
     Cached per model without keeping it alive."""
 
-    _made: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-    _lock = threading.Lock()
-
-    @classmethod
-    def of(cls, model) -> _Predictor:
-        with cls._lock:
-            made = cls._made.get(model)
-            if made is None:
-                made = cls._made[model] = cls(model)
-            return made
-
     def __init__(self, model):
-        self._model = weakref.ref(model)  # (the cache keyed on the model must not keep it)
+        super().__init__(model)
         self._compiled = None
         self._tried = False
 
