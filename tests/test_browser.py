@@ -27,6 +27,7 @@ from tests.browser_support import (
 DASHBOARD = ROOT / "notebooks" / "dashboard.ipynb"
 # The page arrives once the notebook has run (imports, model, the start of training).
 PAGE_TIMEOUT_MS = 180_000
+FIRST_LOAD_MS = 100_000  # (the dashboard shows in about 30 s under the suite's load)
 # Train long enough that the page is seen while training, on a slow machine too.
 EPOCHS = 40
 # As `make demo` serves it: training starts as the page opens.
@@ -60,9 +61,20 @@ def choose_layer(page, name: str) -> None:
 def open_dashboard(page, url: str) -> float:
     """Load the dashboard and wait until its views are drawn (training goes on in the
     background); return how long that took in seconds."""
+    from playwright.sync_api import TimeoutError as PageTimeout
+
     start = time.monotonic()
     page.goto(url, timeout=PAGE_TIMEOUT_MS)
-    page.wait_for_selector(".nnw-explorer", timeout=PAGE_TIMEOUT_MS)
+    try:
+        page.wait_for_selector(".nnw-explorer", timeout=FIRST_LOAD_MS)
+    except PageTimeout:
+        # Voila's widget manager can fail to build the page ("widget model not found",
+        # voila #1188) when the kernel makes widgets while the page fetches their
+        # states (here: a training run starting as the viewer connects). A viewer
+        # reloads; so does the test, once, and says so.
+        print(f"dashboard not shown in {FIRST_LOAD_MS / 1000:.0f} s: reloading once")
+        page.goto(url, timeout=PAGE_TIMEOUT_MS)
+        page.wait_for_selector(".nnw-explorer", timeout=PAGE_TIMEOUT_MS)
     page.wait_for_selector(".nnw-explorer svg.svg-figure", timeout=PAGE_TIMEOUT_MS)
     page.wait_for_selector(WEIGHTS_IMAGE, state="attached")
     page.wait_for_selector(ACTIVATIONS_IMAGE, state="attached")
