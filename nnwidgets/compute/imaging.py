@@ -6,6 +6,7 @@ arrays or bytes, so the views can stay small and the tests can call these direct
 
 from __future__ import annotations
 
+import html
 import struct
 import zlib
 
@@ -222,3 +223,17 @@ def upscale_nearest(rgb: np.ndarray, min_side: int = 64) -> np.ndarray:
     if k == 1:
         return rgb
     return np.repeat(np.repeat(rgb, k, axis=0), k, axis=1)
+
+
+def colorbar_html(gradient: str, lo: float, hi: float, caption: str = "", width: int = 220) -> str:
+    """HTML for a horizontal colour bar (a CSS ``gradient``, e.g. from
+    :func:`css_gradient`) with its range and a caption."""
+    bar = (
+        f'<div style="height:10px;width:{width}px;background:{gradient};'
+        'border:1px solid #888"></div>'
+    )
+    return (
+        '<div class="nnw-colorbar" style="display:flex;align-items:center;gap:6px;'
+        f'font-size:12px"><span>{lo:.3g}</span>{bar}<span>{hi:.3g}</span>'
+        f'<span style="opacity:.75">{html.escape(caption)}</span></div>'
+    )

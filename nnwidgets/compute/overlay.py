@@ -12,6 +12,7 @@ import html
 
 import numpy as np
 
+from .imaging import colorbar_html as imaging_colorbar
 from .imaging import colormap_lut, finite_range, to_rgb
 from .tokens import PAD, spans
 
@@ -70,16 +71,9 @@ def css_gradient(cmap: str, steps: int = 9) -> str:
 
 
 def colorbar_html(cmap: str, lo: float, hi: float, caption: str = "") -> str:
-    """A small horizontal colour bar with its range and a caption."""
-    bar = (
-        f'<div style="height:10px;width:180px;background:{css_gradient(cmap)};'
-        'border:1px solid #888"></div>'
-    )
-    return (
-        '<div class="nnw-colorbar" style="display:flex;align-items:center;gap:6px;'
-        f'font-size:12px"><span>{lo:.3g}</span>{bar}<span>{hi:.3g}</span>'
-        f"<span>{html.escape(caption)}</span></div>"
-    )
+    """A small horizontal colour bar with its range and a caption (the pictures'
+    colour bar, narrower)."""
+    return imaging_colorbar(css_gradient(cmap), lo, hi, caption, width=180)
 
 
 def resize_bilinear(a: np.ndarray, shape: tuple[int, int]) -> np.ndarray:

@@ -9,7 +9,14 @@ import ipywidgets as W
 import numpy as np
 
 from ..compute.display import Matrix, integer_ticks, nice_ticks
-from ..compute.imaging import css_gradient, decimate_minmax, encode_png, finite_range, to_rgb
+from ..compute.imaging import (
+    colorbar_html,
+    css_gradient,
+    decimate_minmax,
+    encode_png,
+    finite_range,
+    to_rgb,
+)
 
 GAP_COLOR = (128, 128, 128)
 MARGIN = {"top": 48, "bottom": 50, "left": 60, "right": 20}
@@ -117,15 +124,7 @@ def _integral(a: np.ndarray) -> bool:
 
 def colorbar(cmap: str, lo: float, hi: float, caption: str = "") -> str:
     """HTML for a horizontal colour bar with its range."""
-    bar = (
-        f'<div style="height:10px;width:220px;background:{css_gradient(cmap)};'
-        'border:1px solid #888"></div>'
-    )
-    return (
-        '<div style="display:flex;align-items:center;gap:6px;font-size:12px">'
-        f"<span>{lo:.3g}</span>{bar}<span>{hi:.3g}</span>"
-        f'<span style="opacity:.75">{html.escape(caption)}</span></div>'
-    )
+    return colorbar_html(css_gradient(cmap), lo, hi, caption)
 
 
 def stats_html(s: dict) -> str:
