@@ -70,6 +70,11 @@ class ModelState(UnitsOff):
     class_index : int or None
         The class (or output unit) the explanations are about; None means each
         input's predicted class.
+    selection : tuple of int
+        A set of inputs (indices into ``inputs``, sorted, once each; ``()`` = none)
+        that views of several inputs read and write: a brushed group of points, a
+        confusion-matrix cell. Checked when set (an index out of range or not an int
+        raises ``TraitError`` and leaves it as it was); emptied by :meth:`set_data`.
     ablation : dict
         Units switched off, ``{layer name: tuple of units}`` (default ``{}``): their
         output is set to 0 in every recording and prediction the views draw; the
@@ -107,6 +112,7 @@ class ModelState(UnitsOff):
     class_index = Int(
         None, allow_none=True, help="The class explained (None: the predicted class)."
     )
+    selection = Tuple(help="A set of inputs (sorted indices; () = none).")
 
     def __init__(
         self,
@@ -243,6 +249,7 @@ class ModelState(UnitsOff):
             self.activations.clear()
             if self.input_index >= self.n_inputs:
                 self.input_index = 0
+            self.selection = ()
             self._bump()
             self.activations.put(self.weights_key(), 0, record, out)
             self._set_kinds(out)
@@ -312,6 +319,19 @@ class ModelState(UnitsOff):
                 f"ModelState.input_index must be in range 0..{n - 1} ({n} inputs); got {index}"
             )
         return index
+
+    @validate("selection")
+    def _validate_selection(self, proposal):
+        value, n = proposal["value"], self.n_inputs
+        bad = [i for i in value if isinstance(i, bool) or not isinstance(i, (int, np.integer))]
+        if bad:
+            raise TraitError(f"ModelState.selection must hold input indices (ints); got {bad[0]!r}")
+        out = [i for i in value if not 0 <= i < n]
+        if out:
+            raise TraitError(
+                f"ModelState.selection: index {int(out[0])} is out of range 0..{n - 1} ({n} inputs)"
+            )
+        return tuple(sorted({int(i) for i in value}))
 
     @validate("class_index")
     def _validate_class_index(self, proposal):
