@@ -58,6 +58,9 @@ bench: $(VENV)/.bench-installed browser-deps
 	$(PY) -m benchmarks.bench_dynamics
 	$(PY) -m benchmarks.bench_attribution
 	$(PY) -m benchmarks.bench_attribution_browser
+	$(PY) -m benchmarks.bench_projection --quick
+	$(PY) -m benchmarks.bench_projector
+	$(PY) -m benchmarks.bench_projector_browser
 	$(PY) -m benchmarks.bench_background_click
 	$(PY) -m benchmarks.bench_zoo
 	$(PY) -m benchmarks.bench_browser

@@ -33,6 +33,12 @@ _LAZY = {
     "dynamics": "nnwidgets.dynamics",
     "TrainingDynamics": "nnwidgets.views.dynamics",
     "AttributionView": "nnwidgets.views.attribution",
+    "EmbeddingProjector": "nnwidgets.views.projector",
+    "ConfusionMatrix": "nnwidgets.views.confusion",
+    "NeuronView": "nnwidgets.views.neurons",
+    "DataExplorer": "nnwidgets.views.data_explorer",
+    "Gallery": "nnwidgets.views.gallery",
+    "projection": "nnwidgets.projection",
 }
 
 __all__ = sorted(_LAZY)

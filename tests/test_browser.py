@@ -169,6 +169,7 @@ def test_one_channel_then_dense_bars(page, voila_url):
 
     open_dashboard(page, voila_url)
     check_explain_tab(page)  # (here, to share this page's kernel)
+    check_projection_tabs(page)
     # conv2's 32 feature maps as a grid, then channel 5 alone, large
     choose_layer(page, "conv2")
     page.wait_for_function(
@@ -380,3 +381,62 @@ def check_explain_tab(page) -> None:
         f"first map {shown_in:.1f} s after the Explain tab was clicked; the tab checked in "
         f"{time.monotonic() - start:.1f} s; {path}"
     )
+
+
+PROJECTOR_DOTS = ".nnw-projector .nnw-projector-figure svg .dot"
+
+
+def check_projection_tabs(page) -> None:
+    """The Projection tab draws a point per input; a click on one selects that input in
+    the whole dashboard (the input picker and the activation picture follow). The
+    Errors tab's confusion matrix selects a cell's inputs and shows them in its
+    gallery; the Data tab draws without an error."""
+    start = time.monotonic()
+    page.locator(".nnw-tabs .lm-TabBar-tab", has_text="Projection").click()
+    try:
+        page.wait_for_function(
+            f"() => document.querySelectorAll('{PROJECTOR_DOTS}').length >= 200",
+            timeout=PAGE_TIMEOUT_MS,
+        )
+    except Exception:
+        screenshot(page, "dashboard-10-projection-not-drawn")
+        raise
+    activations = href(page, ACTIVATIONS_IMAGE)
+    page.locator(PROJECTOR_DOTS).nth(57).click(force=True)
+    try:
+        page.wait_for_function(
+            "() => document.querySelector('.nnw-explorer').innerText.includes('input 57 of 200')"
+        )
+    except Exception:
+        screenshot(page, "dashboard-10-projection-not-clicked")
+        print(
+            page.evaluate("() => document.querySelector('.nnw-explorer').innerText.slice(0, 3000)")
+        )
+        raise
+    wait_href_change(page, ACTIVATIONS_IMAGE, activations)  # the input view changed
+    screenshot(page, "dashboard-10-projection")
+
+    page.locator(".nnw-tabs .lm-TabBar-tab", has_text="Errors").click()
+    page.wait_for_function(
+        "() => document.querySelectorAll('.nnw-confusion rect.heatmapcell').length === 100"
+    )
+    cell = page.evaluate(  # the first cell with inputs in it (it says more than 0%)
+        """() => Array.from(document.querySelectorAll('.nnw-confusion text.heatmapcell_label'))
+            .findIndex(t => t.textContent.trim() !== '0%')"""
+    )
+    assert cell >= 0
+    page.locator(".nnw-confusion rect.heatmapcell").nth(cell).click(force=True)
+    page.wait_for_function(  # the gallery says which cell it shows
+        "() => /labelled \\S+, predicted/.test(document.querySelector('.nnw-confusion')?.innerText || '')"
+    )
+    page.wait_for_selector(".nnw-confusion .nnw-gallery svg image", state="attached")
+    screenshot(page, "dashboard-11-errors")
+
+    page.locator(".nnw-tabs .lm-TabBar-tab", has_text="Data").click()
+    page.wait_for_selector(".nnw-data-explorer svg.svg-figure", state="attached")
+    page.wait_for_timeout(500)
+    screenshot(page, "dashboard-12-data")
+    assert_no_errors_shown(page)
+    assert not page_exceptions(page), page_exceptions(page)
+    page.locator(".nnw-tabs .lm-TabBar-tab", has_text="Curves").click()
+    print(f"projection, errors and data tabs checked in {time.monotonic() - start:.1f} s")

@@ -190,14 +190,15 @@ def to_rgb(a: np.ndarray, vmin: float, vmax: float, cmap: str = "viridis") -> np
 
 
 def encode_png(rgb: np.ndarray) -> bytes:
-    """Encode a ``(h, w)`` grey or ``(h, w, 3)`` uint8 array as PNG bytes (no Pillow)."""
+    """Encode a ``(h, w)`` grey, ``(h, w, 3)`` RGB or ``(h, w, 4)`` RGBA uint8 array as
+    PNG bytes (no Pillow)."""
     rgb = np.ascontiguousarray(rgb, dtype=np.uint8)
     if rgb.ndim == 2:
         color_type, channels = 0, 1
-    elif rgb.ndim == 3 and rgb.shape[2] == 3:
-        color_type, channels = 2, 3
+    elif rgb.ndim == 3 and rgb.shape[2] in (3, 4):
+        color_type, channels = (2, 3) if rgb.shape[2] == 3 else (6, 4)
     else:
-        raise ValueError(f"encode_png expects (h, w) or (h, w, 3), got {rgb.shape}")
+        raise ValueError(f"encode_png expects (h, w), (h, w, 3) or (h, w, 4), got {rgb.shape}")
     h, w = rgb.shape[:2]
     rows = rgb.reshape(h, w * channels)
     raw = np.hstack([np.zeros((h, 1), np.uint8), rows]).tobytes()

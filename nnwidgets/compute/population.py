@@ -171,14 +171,37 @@ class Population:
 
     def _features(self, layer: str, rows: tuple, key) -> Features:
         values, shape, note = [], (), ""
-        for start in range(0, len(rows), BATCH_SIZE):
-            part = np.asarray(self._run(layer, rows[start : start + BATCH_SIZE], key)[0])
+        for part in self._batches(layer, rows, key):
             shape = part.shape[1:]
             flat, note = reduce_features(part)
             values.append(flat)
         d = values[0].shape[1] if values else 0
         stacked = np.concatenate(values) if values else np.zeros((0, d), np.float32)
         return Features(stacked, rows, shape, note)
+
+    def unit_values(self, layer: str, how: str = "mean", key=None) -> np.ndarray:
+        """``(n, units)``: each unit's (channel's) output for every input, its mean or
+        its maximum over the other axes (space, time); a Dense unit's own value."""
+        if how not in ("mean", "max"):
+            raise ValueError(f"how must be 'mean' or 'max'; got {how!r}")
+        state = self.state
+        state.activation(layer)
+        rows = tuple(range(state.n_inputs))
+
+        def make(k):
+            parts = []
+            for part in self._batches(layer, rows, k):
+                a = part.astype(np.float32).reshape(len(part), -1, part.shape[-1])
+                parts.append(a.mean(axis=1) if how == "mean" else a.max(axis=1))
+            return np.concatenate(parts) if parts else np.zeros((0, 0), np.float32)
+
+        return self._cached(("units", layer, how), key, make)
+
+    def _batches(self, layer: str, rows: tuple, key):
+        """The layer's output for ``rows``, one batch at a time (memory stays bounded)."""
+        for start in range(0, len(rows), BATCH_SIZE):
+            part = np.asarray(self._run(layer, rows[start : start + BATCH_SIZE], key)[0])
+            yield part if part.ndim > 1 else part[:, None]
 
     def _run(self, layer: str, rows, key):
         """``(layer output, [outputs])`` for ``rows`` (None: every input), batched."""

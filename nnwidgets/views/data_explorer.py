@@ -581,7 +581,7 @@ class ClassBars:
         )
         self.mark.on_element_click(on_click)
         self.x_axis = bq.Axis(scale=self.x, label="class")
-        self.y_axis = bq.Axis(scale=self.y, orientation="vertical", tick_format="~s")
+        self.y_axis = bq.Axis(scale=self.y, orientation="vertical", tick_format="~s", num_ticks=4)
         self.figure = figure("", [self.mark], [self.x_axis, self.y_axis], WIDTH, "210px")
 
     def show(self, names, counts, picked, title: str) -> None:
@@ -615,7 +615,7 @@ class ValueHistogram:
             visible=False,
         )
         self.x_axis = bq.Axis(scale=self.x, tick_format=",.3~g")
-        self.y_axis = bq.Axis(scale=self.y, orientation="vertical", tick_format="~s")
+        self.y_axis = bq.Axis(scale=self.y, orientation="vertical", tick_format="~s", num_ticks=4)
         marks = [self.front, self.back]
         self.figure = figure("", marks, [self.x_axis, self.y_axis], WIDTH, "230px")
 
@@ -686,7 +686,9 @@ class StatsScatter:
         self.mark.selected_style = {"stroke": "black", "stroke-width": 2, "opacity": 1}
         self.mark.on_element_click(on_click)
         self.x_axis = bq.Axis(scale=self.x, tick_format=",.3~g")
-        self.y_axis = bq.Axis(scale=self.y, orientation="vertical", tick_format=",.3~g")
+        self.y_axis = bq.Axis(
+            scale=self.y, orientation="vertical", tick_format=",.3~g", num_ticks=5
+        )
         self.figure = figure("", [self.mark], [self.x_axis, self.y_axis], WIDTH, "280px")
         self._drawn = np.zeros(0, np.int64)
 

@@ -20,8 +20,9 @@ from .weights import WeightHeatmap
 
 
 class Explorer(ModelView):
-    """Layer and input pickers beside the weight and activation views; below, the live
-    plot, the training dynamics and the explanations, in tabs.
+    """Layer and input pickers beside the weight and activation views; below, in tabs,
+    the live plot, the training dynamics, the explanations, the projection of a
+    layer's activations, the confusion matrix and the data.
 
     Attributes
     ----------
@@ -34,11 +35,17 @@ class Explorer(ModelView):
         and :class:`TrainingDynamics` (the tabs "Curves" and "Dynamics" of
         :attr:`tabs`; both record the same training session).
     attribution, ablation
-        The :class:`AttributionView` and :class:`AblationView` of the tab "Explain",
-        made when the tab is first shown (or either is first read), so that opening
-        the dashboard computes no map.
+        The :class:`AttributionView` and :class:`AblationView` of the tab "Explain".
+    projector, neurons
+        The :class:`EmbeddingProjector` and :class:`NeuronView` of the tab
+        "Projection".
+    confusion, data
+        The :class:`ConfusionMatrix` of the tab "Errors" and the
+        :class:`DataExplorer` of the tab "Data".
     tabs : ipywidgets.Tab
-        "Curves", "Dynamics" and "Explain".
+        "Curves", "Dynamics", "Explain", "Projection", "Errors" and "Data". The views
+        of the last four are made when their tab is first shown (or first read), so
+        that opening the dashboard computes no map nor projection.
     """
 
     follows = ("status",)
@@ -68,53 +75,125 @@ class Explorer(ModelView):
             W.VBox([_title("Activations"), self.activations], layout=_card(width="460px")),
         ]
         top = W.HBox([left, *views], layout=W.Layout(flex_flow="row wrap"))
-        self.explain = W.HBox(
-            [W.HTML(status_html("opening\u2026"))], layout=W.Layout(flex_flow="row wrap")
-        )
-        self._explained: tuple | None = None  # (attribution, ablation) once made
-        self.tabs = W.Tab(children=[self.training, self.dynamics or _no_dynamics(), self.explain])
-        self.tabs.titles = ("Curves", "Dynamics", "Explain")
+        self._panes = {title: _pane() for title in LAZY_TABS}
+        self._made: dict = {}  # title -> the views of that tab, once made
+        panes = list(self._panes.values())
+        self.tabs = W.Tab(children=[self.training, self.dynamics or _no_dynamics(), *panes])
+        self.tabs.titles = ("Curves", "Dynamics", *LAZY_TABS)
         self.tabs.add_class("nnw-tabs")
         self.tabs.observe(self._on_tab, names="selected_index")
-        train = W.VBox([_title("Training"), self.tabs], layout=_card())
+        train = W.VBox([_title("Training and the data"), self.tabs], layout=_card())
         self.status = W.HTML()
         self.status.add_class("nnw-status")
         self.add_class("nnw-explorer")
         return (self.status, self.message, top, train)
 
+    @property
+    def explain(self) -> W.HBox:
+        """The box of the "Explain" tab."""
+        return self._panes["Explain"]
+
     def _on_tab(self, change) -> None:
         """The Dynamics tab is shown: compile its records' computations (in the
         background) rather than when the dashboard opens, which may be a big model's;
-        the Explain tab: make its views (their first map compiles in the background)."""
+        another tab: make its views (nothing is computed for a tab never opened)."""
         if change["new"] == 1 and self.dynamics is not None:
             self.dynamics.recorder.warm_up()
-        elif change["new"] == 2:
-            self._open_explain()
+        elif change["new"] is not None and change["new"] >= 2:
+            self._open(LAZY_TABS[change["new"] - 2])
+
+    def _open(self, title: str) -> tuple:
+        """Make the views of a tab (once) and return them."""
+        if title not in self._made and not self._closed:
+            views, cards = _TAB_MAKERS[title](self.state)
+            self._made[title] = views
+            self._panes[title].children = cards
+        return self._made.get(title) or (None,) * _TAB_SIZES[title]
 
     @property
     def attribution(self) -> AttributionView | None:
         """The :class:`AttributionView` of the "Explain" tab (made on first use)."""
-        return self._open_explain()[0]
+        return self._open("Explain")[0]
 
     @property
     def ablation(self) -> AblationView | None:
         """The :class:`AblationView` of the "Explain" tab (made on first use)."""
-        return self._open_explain()[1]
+        return self._open("Explain")[1]
 
-    def _open_explain(self) -> tuple:
-        if self._explained is None and not self._closed:
-            views = (AttributionView(self.state), AblationView(self.state))
-            self._explained = views
-            self.explain.children = [
-                W.VBox([_title("Attribution"), views[0]], layout=_card(width="520px")),
-                W.VBox([_title("Units switched off"), views[1]], layout=_card(width="420px")),
-            ]
-        return self._explained or (None, None)
+    @property
+    def projector(self):
+        """The :class:`EmbeddingProjector` of the "Projection" tab (made on first use)."""
+        return self._open("Projection")[0]
+
+    @property
+    def neurons(self):
+        """The :class:`NeuronView` of the "Projection" tab (made on first use)."""
+        return self._open("Projection")[1]
+
+    @property
+    def confusion(self):
+        """The :class:`ConfusionMatrix` of the "Errors" tab (made on first use)."""
+        return self._open("Errors")[0]
+
+    @property
+    def data(self):
+        """The :class:`DataExplorer` of the "Data" tab (made on first use)."""
+        return self._open("Data")[0]
 
     def render(self) -> None:
         note = f" ({self.state.data_note})" if self.state.data_note else ""
         text = self.state.status or f"ready: pick a layer or an input{note}"
         self.status.value = status_html(f"\u25cf {text}", busy=bool(self.state.status))
+
+
+def _explain_tab(state) -> tuple:
+    views = (AttributionView(state), AblationView(state))
+    return views, [
+        W.VBox([_title("Attribution"), views[0]], layout=_card(width="520px")),
+        W.VBox([_title("Units switched off"), views[1]], layout=_card(width="420px")),
+    ]
+
+
+def _projection_tab(state) -> tuple:
+    from .neurons import NeuronView
+    from .projector import EmbeddingProjector
+
+    views = (EmbeddingProjector(state), NeuronView(state))
+    return views, [
+        W.VBox(
+            [_title("How the layer organises the inputs"), views[0]], layout=_card(width="470px")
+        ),
+        W.VBox([_title("What one unit responds to"), views[1]], layout=_card(width="470px")),
+    ]
+
+
+def _errors_tab(state) -> tuple:
+    from .confusion import ConfusionMatrix
+
+    views = (ConfusionMatrix(state),)
+    return views, [W.VBox([_title("Confusion matrix"), views[0]], layout=_card(width="470px"))]
+
+
+def _data_tab(state) -> tuple:
+    from .data_explorer import DataExplorer
+
+    views = (DataExplorer(state),)
+    return views, [W.VBox([_title("The data"), views[0]], layout=_card(width="540px"))]
+
+
+#: Tabs whose views are made when first shown: title -> maker(state) -> (views, cards).
+_TAB_MAKERS = {
+    "Explain": _explain_tab,
+    "Projection": _projection_tab,
+    "Errors": _errors_tab,
+    "Data": _data_tab,
+}
+LAZY_TABS = tuple(_TAB_MAKERS)
+_TAB_SIZES = {"Explain": 2, "Projection": 2, "Errors": 1, "Data": 1}
+
+
+def _pane() -> W.HBox:
+    return W.HBox([W.HTML(status_html("opening\u2026"))], layout=W.Layout(flex_flow="row wrap"))
 
 
 def _dynamics(state, plot):
