@@ -4,8 +4,8 @@ Usable without any widget: a view calls :func:`project` on a layer's activations
 background thread for t-SNE, whose ``callback`` shows the embedding as it optimises and
 can cancel it. :func:`trustworthiness` reports how well an embedding keeps neighbours.
 
-t-SNE is openTSNE's, chosen by measurement on the digits beside scikit-learn's
-``TSNE(init="pca")``: as trustworthy, several times faster (``benchmarks/bench_projection``).
+t-SNE is openTSNE's, chosen by measurement beside scikit-learn's ``TSNE(init="pca")``:
+as trustworthy, and faster (figures: ``python -m benchmarks.bench_projection``).
 
 >>> import numpy as np
 >>> x = np.random.default_rng(0).normal(size=(60, 4, 3))  # flattened to (60, 12)
@@ -33,7 +33,9 @@ _NAMES = {"pca": "PCA", "tsne": "t-SNE", "umap": "UMAP"}
 #: t-SNE first reduces wider features to this many principal components.
 TSNE_PCA_DIMS = 50
 #: openTSNE's repulsion: Barnes-Hut below this many samples, FFT interpolation from it on.
-TSNE_FFT_FROM = 10_000
+#: Measured with the pip wheel (numpy's FFT, no FFTW), one thread, 750 iterations: at
+#: 10,000 samples BH 87, 114, 168 s, FFT 109, 165, 164 s; at 15,000 BH 190 s, FFT 130 s.
+TSNE_FFT_FROM = 12_000
 #: t-SNE's neighbours: exact (scikit-learn) up to this many samples, Annoy above. Measured
 #: on 64-D digits: exact 1.3 s at 10,000 and 3.4 s at 20,000, Annoy 6.5 s and 14 s.
 TSNE_EXACT_NEIGHBOURS_UP_TO = 20_000

@@ -39,15 +39,15 @@ def test_pca_equals_sklearn_up_to_sign(data, digits):
 
 def test_pca_of_wide_features_is_fast_path_and_still_equal():
     """1,500 × 1,050 (sklearn's "auto" picks its randomized solver here, which we seed):
-    equal up to sign to the exact SVD on features with a decaying spectrum, as layers'
-    activations have."""
+    equal up to sign to an exact solver on features with a decaying spectrum, as layers'
+    activations have (measured: 3e-8 of the largest coordinate; ours is float32)."""
     rng = np.random.default_rng(1)
     scales = np.array([10.0, 6.0, 3.0, 2.0, 1.5])[:, None]
     x = rng.normal(size=(1500, 5)) @ (scales * rng.normal(size=(5, 1050)))
     x += 0.5 * rng.normal(size=x.shape)
-    exact = PCA(n_components=2, svd_solver="full").fit_transform(x)
+    exact = PCA(n_components=2, svd_solver="covariance_eigh").fit_transform(x)
     ours = P.project(x, "pca")
-    assert_equal_up_to_sign(ours, exact, atol=1e-3 * np.abs(exact).max())
+    assert_equal_up_to_sign(ours, exact, atol=1e-5 * np.abs(exact).max())
     np.testing.assert_array_equal(ours, P.project(x, "pca"))
 
 
@@ -73,8 +73,9 @@ def test_tsne_is_as_trustworthy_as_sklearn(digits):
     t_ours = trustworthiness(x, ours, n_neighbors=5)
     t_theirs = trustworthiness(x, theirs, n_neighbors=5)
     assert P.trustworthiness(x, ours) == pytest.approx(t_ours)
-    # Both are ~0.99; a t-SNE's trustworthiness moves by ~0.001-0.002 with the seed alone,
-    # so 0.005 of slack asks "no worse" without betting on one seed's luck.
+    # Both are ~0.995, and ours moves with the seed alone (seeds 0-4: 0.9937-0.9950, while
+    # scikit-learn's PCA-started one stays at 0.9951): 0.005 of slack asks "no worse"
+    # without betting on one seed's luck, and still fails a broken t-SNE (PCA gives 0.83).
     assert t_ours >= t_theirs - 0.005, (t_ours, t_theirs)
 
 
