@@ -426,9 +426,14 @@ def check_projection_tabs(page) -> None:
     )
     assert cell >= 0
     page.locator(".nnw-confusion rect.heatmapcell").nth(cell).click(force=True)
-    page.wait_for_function(  # the gallery says which cell it shows
-        "() => /labelled \\S+, predicted/.test(document.querySelector('.nnw-confusion')?.innerText || '')"
-    )
+    try:
+        page.wait_for_function(  # the gallery says which cell it shows
+            "() => /labelled \\S+, predicted/.test(document.querySelector('.nnw-confusion')?.innerText || '')"
+        )
+    except Exception:
+        screenshot(page, "dashboard-11-errors-not-clicked")
+        print(cell, page.evaluate("() => document.querySelector('.nnw-confusion').innerText"))
+        raise
     page.wait_for_selector(".nnw-confusion .nnw-gallery svg image", state="attached")
     screenshot(page, "dashboard-11-errors")
 

@@ -24,7 +24,7 @@ TIME_BUDGET = {
     "training_curves.ipynb": 120,
     "models.ipynb": 120,
     "why_did_the_model_say_that.ipynb": 90,  # about 35 s alone, 45 s beside another
-    "how_layers_organise_the_data.ipynb": 120,  # about 60 s beside other work
+    "how_layers_organise_the_data.ipynb": 120,  # about 30 s alone, 60-90 s beside others
 }
 
 

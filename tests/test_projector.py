@@ -137,7 +137,9 @@ def test_the_confusion_matrix_equals_scikit_learns_and_a_cell_selects_its_inputs
     assert np.array_equal(view.matrix, confusion_matrix(y, predicted, labels=range(10)))
     assert list(view.grid.row) == [f"d{i}" for i in range(10)]
     t, p = np.unravel_index(np.argmax(view.matrix - np.diag(np.diag(view.matrix))), (10, 10))
-    view._on_click(view.grid, {"rowNum": int(t), "columnNum": int(p)})  # what a click sends
+    view._on_click(
+        view.grid, {"data": {"rowNum": int(t), "columnNum": int(p)}}
+    )  # what a click sends
     expected = tuple(np.flatnonzero((y == t) & (predicted == p)).tolist())
     assert view.cell == (t, p) and state.selection == expected and expected
     assert view.gallery.indices == expected
@@ -228,7 +230,7 @@ def test_the_neuron_view_shows_the_inputs_that_activate_a_unit_most(digits):
     assert view.gallery.indices == view.top
     assert int(view.counts.sum()) == len(x)
     bin_ = int(np.argmax(view.counts))
-    view._on_bar(view.hist.bars, {"index": bin_})  # a click on the tallest bar
+    view._on_bar(view.hist.bars, {"data": {"index": bin_}})  # a click on the tallest bar
     assert len(state.selection) == view.counts[bin_]
     state.layer = "dense"  # 64 units: unit 3 stays; a layer with fewer resets it
     assert view.unit == 3 and view.unit_picker.max == 63

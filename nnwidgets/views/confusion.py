@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import html
-
 import bqplot as bq
 import ipywidgets as W
 import numpy as np
@@ -181,7 +179,8 @@ class ConfusionMatrix(ModelView):
 
     # -- cells and the selection -------------------------------------------------
     def _on_click(self, _mark, event) -> None:
-        row, col = event.get("rowNum"), event.get("columnNum")
+        data = (event or {}).get("data") or {}  # the clicked cell's datum
+        row, col = data.get("rowNum"), data.get("columnNum")
         shown = self.classes
         if row is not None and col is not None and row < len(shown) and col < len(shown):
             self.cell = (int(shown[row]), int(shown[col]))
@@ -209,7 +208,7 @@ class ConfusionMatrix(ModelView):
         names = self.state.class_names(self._data[2]) if self._data else None
         title = "selected inputs"
         if self.cell is not None:
-            t, p = (html.escape(O.class_name(c, names)) for c in self.cell)
+            t, p = (O.class_name(c, names) for c in self.cell)  # (the gallery escapes)
             title = f"labelled {t}, predicted {p}"
         self.gallery.title = title
         self.gallery.show(sel, self._captions(sel, names))

@@ -159,8 +159,11 @@ class NeuronView(ModelView):
 
     # -- what a person does ------------------------------------------------------
     def _on_bar(self, _mark, event) -> None:
-        index = event.get("index")
+        data = (event or {}).get("data") or {}
         edges, v = np.asarray(self.edges), np.asarray(self.values)
+        index = data.get("index")
+        if index is None and data.get("x") is not None and len(edges) > 1:  # the bar's centre
+            index = int(np.searchsorted(edges, float(data["x"]), side="right") - 1)
         if index is None or not 0 <= index < len(edges) - 1:
             return
         lo, hi = edges[index], edges[index + 1]
