@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import functools
 import threading
-import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -85,33 +84,24 @@ class _LayerRun(PerModel):
         return self._eager(name, inputs, masks)
 
 
-class Population:
-    """The model over every input of one state; ``Population.of(state)``.
+class Population(PerModel):
+    """The model over every input of one state; ``Population.of(state)`` (one per
+    state, held weakly, as :class:`~nnwidgets.compute.per_model.PerModel` holds one
+    per model).
 
     Every answer is cached on ``state.weights_key()`` (weights and units switched
     off): asking again after a click costs nothing, a new epoch or a unit switched
     off computes again. Thread-safe (a projection runs in the background).
     """
 
-    _made: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-    _made_lock = threading.Lock()
-
-    @classmethod
-    def of(cls, state) -> Population:
-        with cls._made_lock:
-            made = cls._made.get(state)
-            if made is None:
-                made = cls._made[state] = cls(state)
-            return made
-
     def __init__(self, state):
-        self._state = weakref.ref(state)
+        super().__init__(state)
         self._lock = threading.RLock()
         self._cache: dict = {}  # (what, key) -> value, newest weights only
 
     @property
     def state(self):
-        return self._state()
+        return self.model
 
     def _cached(self, what, key, make):
         key = self.state.weights_key() if key is None else key
