@@ -239,3 +239,33 @@ def test_the_neuron_view_shows_the_inputs_that_activate_a_unit_most(digits):
     state.layer = "pool"
     assert view.unit == 9 and view.error == ""
     view.close()
+
+
+def test_what_a_person_does_in_any_order_leaves_the_views_consistent(digits):
+    """Switching method while t-SNE runs, changing the renderer, clicking the selected
+    point again, bad cells and bad selections (found in review)."""
+    from traitlets import TraitError
+
+    model, x, y = digits
+    state = nw.ModelState(model, x[:150], y[:150])
+    view = EmbeddingProjector(state, method="tsne")
+    view.method = "pca"  # while t-SNE optimises: PCA is shown, the t-SNE dropped
+    assert view.wait(120) and "PCA" in view.figure.title and view.progress == ""
+    view.renderer = "png"
+    assert view.drawn_as == "png"
+    view._on_click(view.scatter, {"data": {"index": 5}})
+    state.input_index = 7
+    view._on_picture_click(
+        view.picture, {"data": {"click_x": view.points[5, 0], "click_y": view.points[5, 1]}}
+    )
+    assert state.input_index == view.indices[5]  # a click on the selected point selects it
+    with pytest.raises(TraitError, match="out of range"):
+        view.selected = (999,)
+    assert view.selected == state.selection == (view.indices[5],)
+    conf = ConfusionMatrix(state)
+    for bad in ((99, 0), 5, "ab", (1, 2, 3)):
+        with pytest.raises(TraitError, match="ConfusionMatrix.cell"):
+            conf.cell = bad
+    assert conf.cell is None and state.selection == (view.indices[5],)
+    view.close()
+    conf.close()

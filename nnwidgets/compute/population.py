@@ -27,6 +27,9 @@ from .per_model import PerModel
 
 #: Features kept per input at most: bigger maps are mean-pooled over space to fit.
 MAX_FEATURES = 4096
+#: Answers kept per state (outputs, a few layers' features): 10,000 inputs x 4,096
+#: features are 164 MB, so a person browsing layers keeps the last few only.
+KEPT = 6
 
 
 @dataclass(frozen=True)
@@ -111,7 +114,11 @@ class Population(PerModel):
                 return hit
         value = make(key)
         with self._lock:
-            self._cache = {k: v for k, v in self._cache.items() if k[1] == key}
+            newest = max((k[1] for k in self._cache), default=key)
+            if key < newest:  # a job on older weights: answer it, keep the newer entries
+                return value
+            kept = [(k, v) for k, v in self._cache.items() if k[1] == key]
+            self._cache = dict(kept[-(KEPT - 1) :]) if KEPT > 1 else {}
             self._cache[(what, key)] = value
         return value
 

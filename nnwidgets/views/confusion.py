@@ -5,7 +5,7 @@ from __future__ import annotations
 import bqplot as bq
 import ipywidgets as W
 import numpy as np
-from traitlets import Any, Enum, Int, observe
+from traitlets import Any, Enum, Int, TraitError, observe, validate
 
 from ..compute import outputs as O
 from ..compute.confusion import cell_inputs, confusion, row_shares, shown_classes
@@ -184,6 +184,20 @@ class ConfusionMatrix(ModelView):
         shown = self.classes
         if row is not None and col is not None and row < len(shown) and col < len(shown):
             self.cell = (int(shown[row]), int(shown[col]))
+
+    @validate("cell")
+    def _validate_cell(self, proposal):
+        cell, k = proposal["value"], len(self.matrix)
+        if cell is None:
+            return None
+        ok = isinstance(cell, (tuple, list)) and len(cell) == 2
+        ok = ok and all(isinstance(c, (int, np.integer)) and not isinstance(c, bool) for c in cell)
+        if not ok or not all(0 <= c < k for c in cell):
+            raise TraitError(
+                f"ConfusionMatrix.cell must be None or (true class, predicted class), each in "
+                f"0..{k - 1}; got {cell!r}"
+            )
+        return (int(cell[0]), int(cell[1]))
 
     @observe("cell")
     def _on_cell(self, change) -> None:

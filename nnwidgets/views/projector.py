@@ -10,7 +10,7 @@ import time
 import bqplot as bq
 import ipywidgets as W
 import numpy as np
-from traitlets import Any, Enum, Int, Tuple, Unicode, observe
+from traitlets import Any, Enum, Int, TraitError, Tuple, Unicode, observe, validate
 
 from ..compute import outputs as O
 from ..compute import raster as R
@@ -208,17 +208,24 @@ class EmbeddingProjector(ModelView):
         key = self.weights_key()
         indices = self._sample(state.n_inputs)
         request = (state.layer, self.method, key, indices, self.seed)
-        self._colour(indices, key)
-        if request == self._shown_key:
+        self._colour(self.indices, key)
+        if request == self._shown_key and self._mode(len(self.indices)) == self.drawn_as:
             self._mark_selection()
             return
         cached = self._projections.get(request)
-        if cached is not None:
-            self._show(request, *cached)
-        elif self.method == "pca":
-            self._show(request, *self._compute(request))
-        else:
+        if cached is None and self.method != "pca":
             self._start(request)
+            return
+        with self._lock:
+            self._request = None  # a background projection still running is dropped
+        self.set_trait("progress", "")
+        self._show(request, *(cached or self._compute(request)))
+
+    def _mode(self, n: int) -> str:
+        """``"svg"`` or ``"png"`` for ``n`` points."""
+        if self.renderer != "auto":
+            return self.renderer
+        return "svg" if n <= SVG_POINTS else "png"
 
     def _sample(self, n: int) -> tuple:
         if n <= self.max_points:
@@ -226,8 +233,9 @@ class EmbeddingProjector(ModelView):
         rng = np.random.default_rng(self.seed)
         return tuple(np.sort(rng.choice(n, self.max_points, replace=False)).tolist())
 
-    def _compute(self, request, callback=None) -> tuple:
-        """``(points, rows kept, note)``: the layer's features projected."""
+    def _compute(self, request, live=None) -> tuple:
+        """``(points, rows kept, note)``: the layer's features projected; ``live(iteration,
+        points, rows, note)`` sees t-SNE's embedding as it optimises (True stops it)."""
         from ..projection import project
 
         layer, method, key, indices, seed = request
@@ -242,19 +250,24 @@ class EmbeddingProjector(ModelView):
         values = feats.values[finite]
         if values.shape[1] == 0:
             raise ValueError(f"layer {layer!r} gives no features to project")
+        rows = tuple(np.asarray(indices)[finite].tolist())
+        note = "; ".join(notes)
+        callback = None if live is None else (lambda i, e: live(i, e, rows, note))
         try:
             points = project(values, method, seed=seed, callback=callback)
         except ValueError as err:
             raise ValueError(f"{layer!r}: {err}") from None
-        rows = tuple(np.asarray(indices)[finite].tolist())
-        return np.asarray(points, np.float32), rows, "; ".join(notes)
+        return np.asarray(points, np.float32), rows, note
 
-    def _show(self, request, points, rows, note) -> None:
-        self._projections = {
-            **dict(list(self._projections.items())[-7:]),
-            request: (points, rows, note),
-        }
-        self._shown_key = request
+    def _show(self, request, points, rows, note, final: bool = True) -> None:
+        """Draw a projection (``final=False``: a t-SNE frame, neither cached nor kept as
+        the projection shown)."""
+        if final:
+            self._projections = {
+                **dict(list(self._projections.items())[-7:]),
+                request: (points, rows, note),
+            }
+        self._shown_key = request if final else None
         with self.syncing():
             self.set_trait("points", points)
             self.set_trait("indices", rows)
@@ -321,10 +334,9 @@ class EmbeddingProjector(ModelView):
     # -- where and how the points are drawn ---------------------------------------
     def _place(self, points: np.ndarray) -> None:
         """Fix the scales around the points; choose SVG or PNG for their number."""
-        mode = self.renderer
-        if mode == "auto":
-            mode = "svg" if len(points) <= SVG_POINTS else "png"
+        mode = self._mode(len(points))
         self.set_trait("drawn_as", mode)
+        self._corner = None
         self._box = R.extent(points)
         x0, x1, y0, y1 = self._box
         with self.x_scale.hold_sync():
@@ -404,43 +416,46 @@ class EmbeddingProjector(ModelView):
         self.note.value = status_html(self.progress, busy=True)
         self._worker.submit(request)
 
+    def _current(self, request) -> bool:
+        return self._request == request and not self._closed
+
     def _project_in_background(self, request) -> None:
         last = [0.0]
 
-        def callback(iteration, embedding):
-            if self._request != request or self._closed:
+        def live(iteration, embedding, rows, note):
+            if not self._current(request):
                 return True  # a newer request: stop
             now = time.perf_counter()
             if now - last[0] >= LIVE_EVERY:
                 last[0] = now
-                self._live(request, iteration, embedding)
+                self._live(request, iteration, embedding, rows, note)
             return None
 
         try:
-            result = self._compute(request, callback)
+            result = self._compute(request, live)
         except Exception as err:  # noqa: BLE001 - shown in the view
-            if self._request == request:
-                self.set_trait("progress", "")
-                self.show_error(str(err))
-            return
-        if self._request != request or self._closed:
+            with self.drawing():
+                if self._current(request):
+                    self.set_trait("progress", "")
+                    self.show_error(str(err))
             return
         with self.drawing():
+            if not self._current(request):
+                return
             self.set_trait("progress", "")
             self._show(request, *result)
             self.clear_error()
 
-    def _live(self, request, iteration: int, embedding) -> None:
-        """Draw t-SNE's embedding as it optimises (the points of the kept rows)."""
-        pts = np.asarray(embedding, np.float32)
-        if len(pts) != len(self.indices):
-            return  # rows differ from the colours shown: wait for the end
-        text = f"{LABELS[request[1]]}: iteration {iteration}\u2026"
-        self.set_trait("progress", text)
-        if self.drawn_as == "svg":
-            with self.scatter.hold_sync():
-                self.scatter.x, self.scatter.y = pts[:, 0], pts[:, 1]
-        self.note.value = status_html(text, busy=True)
+    def _live(self, request, iteration: int, embedding, rows, note) -> None:
+        """Draw t-SNE's embedding as it optimises: points, scales, colours and marks
+        all of this frame (clicks select what is on the screen)."""
+        with self.drawing():
+            if not self._current(request):
+                return
+            text = f"{LABELS[request[1]]}: iteration {iteration}\u2026"
+            self.set_trait("progress", text)
+            self._show(request, np.asarray(embedding, np.float32), rows, note, final=False)
+            self.note.value = status_html(text, busy=True)
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait until no projection runs in the background; return whether none does."""
@@ -454,7 +469,7 @@ class EmbeddingProjector(ModelView):
         if self.tool.value == "box":  # a corner on a point
             self.corner(*(float(v) for v in np.asarray(self.points)[index]))
         else:
-            self.selected = (self.indices[index],)
+            self._select((self.indices[index],))
 
     def _on_picture_click(self, _mark, event) -> None:
         """A click on the plot (not on an SVG point): the nearest point within a few
@@ -469,12 +484,12 @@ class EmbeddingProjector(ModelView):
             return
         row = R.nearest(self.points, x, y, self._box, PLOT)
         if row is not None:
-            self.selected = (self.indices[row],)
+            self._select((self.indices[row],))
 
     def _clear_selection(self, _button=None) -> None:
         self._corner = None
         self._draw_box(None)
-        self.selected = ()
+        self._select(())
 
     def corner(self, x: float, y: float) -> None:
         """One corner of a box (what a click with the box tool gives): the first is
@@ -485,7 +500,7 @@ class EmbeddingProjector(ModelView):
             return
         (x0, y0), self._corner = self._corner, None
         rows = R.inside(self.points, (x0, x), (y0, y))
-        self.selected = tuple(self.indices[r] for r in rows)
+        self._select(tuple(self.indices[r] for r in rows))
         self._draw_box((x0, y0, x, y))
 
     def _draw_box(self, box) -> None:
@@ -502,13 +517,31 @@ class EmbeddingProjector(ModelView):
             return
         pos = change["new"]
         pos = [] if pos is None else [int(p) for p in np.ravel(pos) if 0 <= p < len(self.indices)]
-        self.selected = tuple(self.indices[p] for p in pos)
+        self._select(tuple(self.indices[p] for p in pos))
+
+    @validate("selected")
+    def _validate_selected(self, proposal):
+        n = self.state.n_inputs if self.state is not None else 0
+        for i in proposal["value"]:
+            if isinstance(i, (bool, np.bool_)) or not isinstance(i, (int, np.integer)):
+                raise TraitError(f"EmbeddingProjector.selected must hold input indices; got {i!r}")
+            if not 0 <= i < n:
+                raise TraitError(
+                    f"EmbeddingProjector.selected: index {int(i)} is out of range 0..{n - 1}"
+                )
+        return tuple(sorted({int(i) for i in proposal["value"]}))
 
     @observe("selected")
     def _on_selected(self, change) -> None:
-        if not self.from_user or self._closed:
-            return
-        sel = tuple(sorted({int(i) for i in change["new"]}))
+        if self.from_user and not self._closed:
+            self._select(change["new"])
+
+    def _select(self, sel: tuple) -> None:
+        """Select inputs (a click, a box): ``state.selection``, and ``input_index``
+        for one input (even when it was selected already)."""
+        sel = tuple(sorted({int(i) for i in sel}))
+        with self.syncing():
+            self.selected = sel
         state = self.state
         with state.hold_trait_notifications():
             if len(sel) == 1:
