@@ -322,16 +322,11 @@ class ModelState(UnitsOff):
 
     @validate("selection")
     def _validate_selection(self, proposal):
-        value, n = proposal["value"], self.n_inputs
-        bad = [i for i in value if isinstance(i, bool) or not isinstance(i, (int, np.integer))]
-        if bad:
-            raise TraitError(f"ModelState.selection must hold input indices (ints); got {bad[0]!r}")
-        out = [i for i in value if not 0 <= i < n]
-        if out:
-            raise TraitError(
-                f"ModelState.selection: index {int(out[0])} is out of range 0..{n - 1} ({n} inputs)"
-            )
-        return tuple(sorted({int(i) for i in value}))
+        try:
+            checked = _data.check_indices(proposal["value"], self.n_inputs, "ModelState.selection")
+        except ValueError as err:
+            raise TraitError(str(err)) from None
+        return tuple(sorted(set(checked)))
 
     @validate("class_index")
     def _validate_class_index(self, proposal):

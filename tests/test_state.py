@@ -252,3 +252,16 @@ def test_training_through_another_state_is_seen_on_the_next_draw(digits):
     np.testing.assert_allclose(watcher.prediction(), model(x[:1])[0].numpy(), rtol=1e-5, atol=1e-6)
     view.draw()
     assert view.panel.bar.value != before_bar
+
+
+def test_selection_is_a_checked_sorted_set_of_inputs_emptied_by_new_data():
+    x, y = nw.datasets.load_digits(20)
+    state = nw.ModelState(nw.datasets.demo_model(), x, y)
+    state.selection = [7, np.int64(3), 7]
+    assert state.selection == (3, 7)
+    for bad, words in (((True,), "ints"), ((20,), "out of range 0..19"), (("a",), "ints")):
+        with pytest.raises(TraitError, match=words):
+            state.selection = bad
+        assert state.selection == (3, 7)  # kept
+    state.set_data(x[:5], y[:5])
+    assert state.selection == ()

@@ -356,3 +356,24 @@ def describe(x) -> str:
             f"{a.shape} {a.dtype}" for a in x
         )
     return f"an array of shape {x.shape} {x.dtype}"
+
+
+def check_indices(values, n: int, what: str) -> tuple[int, ...]:
+    """``values`` as a tuple of input indices (in their order), each an int in
+    ``0..n-1``; anything else raises ``ValueError`` naming ``what``.
+
+    >>> check_indices([2, np.int64(0)], 3, "selection")
+    (2, 0)
+    >>> check_indices([3], 3, "selection")
+    Traceback (most recent call last):
+    ...
+    ValueError: selection: index 3 is out of range 0..2 (3 inputs)
+    """
+    out = []
+    for i in values:
+        if isinstance(i, (bool, np.bool_)) or not isinstance(i, (int, np.integer)):
+            raise ValueError(f"{what} must hold input indices (ints); got {i!r}")
+        if not 0 <= i < n:
+            raise ValueError(f"{what}: index {int(i)} is out of range 0..{n - 1} ({n} inputs)")
+        out.append(int(i))
+    return tuple(out)

@@ -16,6 +16,7 @@ import numpy as np
 from traitlets import Int, TraitError, Tuple, Unicode, validate
 
 from ..compute import sprites
+from ..compute.data import check_indices
 from ..compute.imaging import encode_png
 from .base import ModelView
 from .panels import close_tree, ellipsize, status_html
@@ -132,17 +133,10 @@ class Gallery(ModelView):
     # -- traits ------------------------------------------------------------
     @validate("indices")
     def _validate_indices(self, proposal):
-        n = self.state.n_inputs
-        out = []
-        for i in proposal["value"]:
-            if isinstance(i, (bool, np.bool_)) or not isinstance(i, (int, np.integer)):
-                raise TraitError(f"Gallery.indices must hold input indices (ints); got {i!r}")
-            if not 0 <= i < n:
-                raise TraitError(
-                    f"Gallery.indices must be in range 0..{n - 1} ({n} inputs); got {i}"
-                )
-            out.append(int(i))
-        return tuple(out)
+        try:
+            return check_indices(proposal["value"], self.state.n_inputs, "Gallery.indices")
+        except ValueError as err:
+            raise TraitError(str(err)) from None
 
     @validate("captions")
     def _validate_captions(self, proposal):

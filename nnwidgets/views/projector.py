@@ -14,6 +14,7 @@ from traitlets import Any, Enum, Int, TraitError, Tuple, Unicode, observe, valid
 
 from ..compute import outputs as O
 from ..compute import raster as R
+from ..compute.data import check_indices
 from ..compute.imaging import encode_png
 from ..compute.population import Population
 from .attribution_parts import Worker
@@ -522,14 +523,12 @@ class EmbeddingProjector(ModelView):
     @validate("selected")
     def _validate_selected(self, proposal):
         n = self.state.n_inputs if self.state is not None else 0
-        for i in proposal["value"]:
-            if isinstance(i, (bool, np.bool_)) or not isinstance(i, (int, np.integer)):
-                raise TraitError(f"EmbeddingProjector.selected must hold input indices; got {i!r}")
-            if not 0 <= i < n:
-                raise TraitError(
-                    f"EmbeddingProjector.selected: index {int(i)} is out of range 0..{n - 1}"
-                )
-        return tuple(sorted({int(i) for i in proposal["value"]}))
+        try:
+            return tuple(
+                sorted(set(check_indices(proposal["value"], n, "EmbeddingProjector.selected")))
+            )
+        except ValueError as err:
+            raise TraitError(str(err)) from None
 
     @observe("selected")
     def _on_selected(self, change) -> None:
