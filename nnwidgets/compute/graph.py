@@ -195,7 +195,10 @@ def run_recording(model, inputs, record: dict, prefix: str = "", cast: bool = Tr
 
     ``edit(name, layer, run, args)``, when given, makes each layer's output: ``run()``
     calls the layer as the model would (``args`` are its positional inputs; ``run(other)``
-    calls another layer, e.g. a twin without the activation, with the same arguments),
+    calls another layer, e.g. a twin without the activation, with the same arguments;
+    ``run(**extra)`` adds keyword arguments to the layer's own, e.g.
+    ``return_attention_scores=True``, and ``run.kwargs`` are the layer's own; a nested
+    model's ``run`` has neither),
     and what ``edit`` returns is recorded and passed on. Units switched off, a final softmax
     left out or a substituted embedding are edits; the model itself is never changed.
     """
@@ -211,8 +214,10 @@ def run_recording(model, inputs, record: dict, prefix: str = "", cast: bool = Tr
                     return run_recording(op, sub_in, record, prefix + op.name + "/", edit=edit)
             else:
 
-                def run(layer=None):
-                    return _call_layer(layer or op, args, kwargs)
+                def run(layer=None, **extra):
+                    return _call_layer(layer or op, args, {**kwargs, **extra})
+
+                run.kwargs = kwargs
 
             if edit is not None and isinstance(op, keras.layers.Layer):
                 out = edit(prefix + op.name, op, run, args)
