@@ -39,6 +39,11 @@ _LAZY = {
     "DataExplorer": "nnwidgets.views.data_explorer",
     "Gallery": "nnwidgets.views.gallery",
     "projection": "nnwidgets.projection",
+    "ModelGraph": "nnwidgets.views.model_graph",
+    "LayerTable": "nnwidgets.views.layer_table",
+    "AttentionView": "nnwidgets.views.attention",
+    "structure": "nnwidgets.structure",
+    "attention": "nnwidgets.attention",
 }
 
 __all__ = sorted(_LAZY)

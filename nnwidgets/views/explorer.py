@@ -22,7 +22,8 @@ from .weights import WeightHeatmap
 class Explorer(ModelView):
     """Layer and input pickers beside the weight and activation views; below, in tabs,
     the live plot, the training dynamics, the explanations, the projection of a
-    layer's activations, the confusion matrix and the data.
+    layer's activations, the confusion matrix, the data, the model's graph and layer
+    table, and (for a model with attention) its attention heads.
 
     Attributes
     ----------
@@ -42,10 +43,17 @@ class Explorer(ModelView):
     confusion, data
         The :class:`ConfusionMatrix` of the tab "Errors" and the
         :class:`DataExplorer` of the tab "Data".
+    graph, table
+        The :class:`ModelGraph` and :class:`LayerTable` of the tab "Model" (the graph
+        and the table pick layers too).
+    attention
+        The :class:`AttentionView` of the tab "Attention" (only for a model with a
+        ``MultiHeadAttention`` layer; None otherwise).
     tabs : ipywidgets.Tab
-        "Curves", "Dynamics", "Explain", "Projection", "Errors" and "Data". The views
-        of the last four are made when their tab is first shown (or first read), so
-        that opening the dashboard computes no map nor projection.
+        "Curves", "Dynamics", "Explain", "Projection", "Errors", "Data", "Model" and,
+        for a model with attention, "Attention". The views of all but the first two
+        are made when their tab is first shown (or first read), so that opening the
+        dashboard computes no map nor projection.
     """
 
     follows = ("status",)
@@ -75,11 +83,12 @@ class Explorer(ModelView):
             W.VBox([_title("Activations"), self.activations], layout=_card(width="460px")),
         ]
         top = W.HBox([left, *views], layout=W.Layout(flex_flow="row wrap"))
-        self._panes = {title: _pane() for title in LAZY_TABS}
+        self._lazy = _lazy_tabs(state)
+        self._panes = {title: _pane() for title in self._lazy}
         self._made: dict = {}  # title -> the views of that tab, once made
         panes = list(self._panes.values())
         self.tabs = W.Tab(children=[self.training, self.dynamics or _no_dynamics(), *panes])
-        self.tabs.titles = ("Curves", "Dynamics", *LAZY_TABS)
+        self.tabs.titles = ("Curves", "Dynamics", *self._lazy)
         self.tabs.add_class("nnw-tabs")
         self.tabs.observe(self._on_tab, names="selected_index")
         train = W.VBox([_title("Training and the data"), self.tabs], layout=_card())
@@ -100,12 +109,12 @@ class Explorer(ModelView):
         if change["new"] == 1 and self.dynamics is not None:
             self.dynamics.recorder.warm_up()
         elif change["new"] is not None and change["new"] >= 2:
-            self._open(LAZY_TABS[change["new"] - 2])
+            self._open(self._lazy[change["new"] - 2])
 
     def _open(self, title: str) -> tuple:
         """Make the views of a tab (once) and return them."""
-        if title not in self._made and not self._closed:
-            views, cards = _TAB_MAKERS[title](self.state)
+        if title not in self._made and title in self._panes and not self._closed:
+            views, cards = _TAB_MAKERS[title](self.state, self)
             self._made[title] = views
             self._panes[title].children = cards
         return self._made.get(title) or (None,) * _TAB_SIZES[title]
@@ -140,13 +149,29 @@ class Explorer(ModelView):
         """The :class:`DataExplorer` of the "Data" tab (made on first use)."""
         return self._open("Data")[0]
 
+    @property
+    def graph(self):
+        """The :class:`ModelGraph` of the "Model" tab (made on first use)."""
+        return self._open("Model")[0]
+
+    @property
+    def table(self):
+        """The :class:`LayerTable` of the "Model" tab (made on first use)."""
+        return self._open("Model")[1]
+
+    @property
+    def attention(self):
+        """The :class:`AttentionView` of the "Attention" tab (made on first use), or
+        None when the model has no attention layer (and no such tab)."""
+        return self._open("Attention")[0]
+
     def render(self) -> None:
         note = f" ({self.state.data_note})" if self.state.data_note else ""
         text = self.state.status or f"ready: pick a layer or an input{note}"
         self.status.value = status_html(f"\u25cf {text}", busy=bool(self.state.status))
 
 
-def _explain_tab(state) -> tuple:
+def _explain_tab(state, app) -> tuple:
     views = (AttributionView(state), AblationView(state))
     return views, [
         W.VBox([_title("Attribution"), views[0]], layout=_card(width="520px")),
@@ -154,7 +179,7 @@ def _explain_tab(state) -> tuple:
     ]
 
 
-def _projection_tab(state) -> tuple:
+def _projection_tab(state, app) -> tuple:
     from .neurons import NeuronView
     from .projector import EmbeddingProjector
 
@@ -167,29 +192,58 @@ def _projection_tab(state) -> tuple:
     ]
 
 
-def _errors_tab(state) -> tuple:
+def _errors_tab(state, app) -> tuple:
     from .confusion import ConfusionMatrix
 
     views = (ConfusionMatrix(state),)
     return views, [W.VBox([_title("Confusion matrix"), views[0]], layout=_card(width="470px"))]
 
 
-def _data_tab(state) -> tuple:
+def _data_tab(state, app) -> tuple:
     from .data_explorer import DataExplorer
 
     views = (DataExplorer(state),)
     return views, [W.VBox([_title("The data"), views[0]], layout=_card(width="540px"))]
 
 
-#: Tabs whose views are made when first shown: title -> maker(state) -> (views, cards).
+def _model_tab(state, app) -> tuple:
+    from .layer_table import LayerTable
+    from .model_graph import ModelGraph
+
+    recorder = app.dynamics.recorder if app.dynamics is not None else None
+    views = (ModelGraph(state), LayerTable(state, recorder=recorder, height=520))
+    return views, [
+        W.VBox([_title("The model's layers: click one"), views[0]], layout=_card(width="520px")),
+        W.VBox([_title("Every layer"), views[1]], layout=_card(width="640px")),
+    ]
+
+
+def _attention_tab(state, app) -> tuple:
+    from .attention import AttentionView
+
+    views = (AttentionView(state),)
+    return views, [W.VBox([_title("What each head attends to"), views[0]], layout=_card())]
+
+
+#: Tabs whose views are made when first shown: title -> maker(state, app) -> (views, cards).
 _TAB_MAKERS = {
     "Explain": _explain_tab,
     "Projection": _projection_tab,
     "Errors": _errors_tab,
     "Data": _data_tab,
+    "Model": _model_tab,
+    "Attention": _attention_tab,
 }
 LAZY_TABS = tuple(_TAB_MAKERS)
-_TAB_SIZES = {"Explain": 2, "Projection": 2, "Errors": 1, "Data": 1}
+_TAB_SIZES = {"Explain": 2, "Projection": 2, "Errors": 1, "Data": 1, "Model": 2, "Attention": 1}
+
+
+def _lazy_tabs(state) -> tuple:
+    """The lazy tabs this model has: "Attention" only when it has an attention layer."""
+    from ..attention import attention_layers
+
+    has_attention = bool(attention_layers(state.model))
+    return tuple(t for t in LAZY_TABS if t != "Attention" or has_attention)
 
 
 def _pane() -> W.HBox:
