@@ -28,6 +28,9 @@ VIEWS = {
     "Explorer": lambda s, **o: nw.Explorer(s, **o),
     "TrainingDynamics": lambda s, **o: nw.TrainingDynamics(s, **o),
     "AttributionView": lambda s, **o: nw.AttributionView(s, **o),
+    "ModelGraph": lambda s, **o: nw.ModelGraph(s, **o),
+    "LayerTable": lambda s, **o: nw.LayerTable(s, _recorder(s), **o),
+    "AttentionView": lambda s, **o: nw.AttentionView(s, **o),
     **{
         name: (lambda cls: lambda s, **o: cls(s, _recorder(s), **o))(getattr(dynamics_views, name))
         for name in (
@@ -54,6 +57,10 @@ BAD_OPTIONS = [
     ("AttributionView", "method", "jet"),
     ("AttributionView", "opacity", 1.5),
     ("AttributionView", "steps", 1),
+    ("ModelGraph", "expanded", ("dense",)),
+    ("ModelGraph", "height", 10),
+    ("LayerTable", "sort_by", "colour"),
+    ("LayerTable", "height", 10),
 ]
 
 
@@ -108,7 +115,7 @@ def test_a_view_needs_a_state():
 
 def test_options_are_documented_traits():
     views = (nw.LayerPicker, nw.InputPicker, nw.WeightHeatmap, nw.ActivationExplorer)
-    for cls in (*views, nw.AttributionView):
+    for cls in (*views, nw.AttributionView, nw.ModelGraph, nw.LayerTable, nw.AttentionView):
         options = cls.class_traits(option=True)
         assert options, cls
         assert all(trait.help for trait in options.values()), cls

@@ -83,7 +83,7 @@ class LayerTable(ModelView):
 
     sort_by = Unicode("order", help="The column sorted by.").tag(option=True)
     descending = Bool(False, help="Sort from the largest.").tag(option=True)
-    height = Int(360, help="Height of the table in pixels.").tag(option=True)
+    height = Int(360, min=120, max=4000, help="Height of the table in pixels.").tag(option=True)
     selected = Unicode("", help="The layer picked (follows state.layer).")
     rows = Tuple(read_only=True, help="The rows as shown.")
 

@@ -81,7 +81,7 @@ class ModelGraph(ModelView):
 
     selected = Unicode("", help="The layer picked (follows state.layer).")
     expanded = Tuple(help="Nested models and composite layers shown open.").tag(option=True)
-    height = Int(520, help="Height of the drawing in pixels.").tag(option=True)
+    height = Int(520, min=160, max=4000, help="Height of the drawing in pixels.").tag(option=True)
     nodes = Tuple(read_only=True, help="Node names drawn.")
     edges = Tuple(read_only=True, help="(source, target) pairs drawn.")
     note = Unicode("", read_only=True, help="What the drawing cannot show.")
