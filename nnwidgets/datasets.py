@@ -261,6 +261,97 @@ def shapes(n: int = 200, size: int = 32, seed: int = 0) -> tuple[np.ndarray, np.
     return x.astype("float32"), masks[..., None]
 
 
+# -- a task that attention solves, for the teaching notebook -----------------------------
+def matching_tokens(
+    n: int = 4000, length: int = 12, vocab: int = 24, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Rows of ``length`` token ids where position 0 holds a query token that appears
+    exactly once more, at position ``y``; the answer is that position.
+
+    All other tokens of a row differ from the query and from one another, so finding the
+    match is finding the one key equal to the query: what a self-attention head can do
+    by itself. Id 0 is padding (not used here): tokens are ``1 .. vocab - 1``.
+
+    Parameters
+    ----------
+    n, length, vocab : int
+        Rows, tokens per row (``3 <= length <= vocab``), ids (padding included).
+    seed : int
+
+    Returns
+    -------
+    x : numpy.ndarray
+        int32 ``(n, length)``.
+    y : numpy.ndarray
+        int64 ``(n,)``, the position ``1 .. length - 1`` of the query's copy.
+    vocabulary : list of str
+        ``"[PAD]"`` then letters ``"A"``, ``"B"``, ... (``"t26"`` and on past ``"Z"``).
+
+    >>> x, y, words = matching_tokens(3, length=6, vocab=10)
+    >>> x.shape, bool((x[np.arange(3), y] == x[:, 0]).all()), words[:3]
+    ((3, 6), True, ['[PAD]', 'A', 'B'])
+    """
+    if not 3 <= length <= vocab:
+        raise ValueError(f"need 3 <= length <= vocab; got length={length}, vocab={vocab}")
+    rng = np.random.default_rng(seed)
+    # each row: distinct tokens, the first one the query
+    distinct = np.argsort(rng.random((n, vocab - 1)), axis=1)[:, : length - 1] + 1
+    y = rng.integers(1, length, n)
+    x = np.empty((n, length), "int32")
+    x[:, 0] = distinct[:, 0]
+    x[np.arange(n), y] = distinct[:, 0]
+    others = np.ones((n, length), bool)
+    others[:, 0] = False
+    others[np.arange(n), y] = False
+    x[others] = distinct[:, 1:].reshape(-1)
+    return x, y.astype("int64"), _letters(vocab)
+
+
+def _letters(vocab: int) -> list[str]:
+    words = [chr(ord("A") + i) if i < 26 else f"t{i}" for i in range(vocab - 1)]
+    return ["[PAD]", *words]
+
+
+def matching_transformer(
+    length: int = 12, vocab: int = 24, heads: int = 2, dim: int = 32, seed: int = 0
+):
+    """A one-layer transformer for :func:`matching_tokens`, compiled for ``fit``.
+
+    Token and learned position embeddings (two ``Embedding`` layers, added), one
+    self-attention layer named ``"attention"``, and the answer read from position 0 (the
+    query) by ``Dense(length, softmax)``. A plain functional model of Keras layers only.
+
+    >>> matching_transformer().output_shape
+    (None, 12)
+    """
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    layers = keras.layers
+    tokens = keras.Input((length,), dtype="int32", name="tokens")
+    positions = keras.ops.cumsum(keras.ops.ones_like(tokens), axis=1) - 1
+    h = layers.Add(name="embed")(
+        [
+            layers.Embedding(vocab, dim, name="token_embedding")(tokens),
+            layers.Embedding(length, dim, name="position_embedding")(positions),
+        ]
+    )
+    attended = layers.MultiHeadAttention(heads, dim // heads, name="attention")(h, h)
+    query = attended[:, 0]
+    probs = layers.Dense(length, activation="softmax", name="position")(query)
+    model = keras.Model(tokens, probs, name="matching_transformer")
+    model.compile(
+        optimizer=keras.optimizers.Adam(MATCHING_TRAINING["learning_rate"]),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    return model
+
+
+#: How :func:`matching_transformer` is trained in the notebook and the tests.
+MATCHING_TRAINING = {"learning_rate": 3e-3, "epochs": 20, "batch_size": 64}
+
+
 if __name__ == "__main__":  # python -m nnwidgets.datasets: make the demo model ahead
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     trained_demo_model()
