@@ -30,6 +30,8 @@ def test_readme_examples_run(tmp_path):
         "assert reviews.prediction.summaries[0].startswith('predicted ')\n"
         "assert cam.shape == (8, 26, 26) and sal.shape == (8, 28, 28) and drop.shape == (8, 7, 7)\n"
         "assert ig.shape == x[:8].shape and state.ablation == {}\n"
+        "assert graph.selected == state.layer and scores.shape == (8, 2, 12, 12)\n"
+        "assert heads.layer == 'attention' and heads.shown.shape == (12, 12)\n"
         "print('README ok')\n"
     )
     (tmp_path / "readme.py").write_text(script)
