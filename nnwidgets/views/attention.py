@@ -36,6 +36,10 @@ GREY = (200, 200, 200)
 TOP = 3
 PAD_LABEL, MASK_MARK = "\u00b7pad", "\u2298"
 LINE_COLOR = "#1f5fa8"
+#: Tokens in the lines mode: a mid grey that reads on the light and the dark theme.
+WORD_COLOR = "#707070"
+#: Width of the large map's plot area (the figure's 480 px less its margins).
+GRID_PLOT_PX = 380
 #: The colour of the largest weight (0 is white).
 DARK = (8, 48, 107)
 #: The frame of the window in the overview.
@@ -183,10 +187,8 @@ class AttentionView(ModelView):
             selected_style={"stroke": "#d0021b", "stroke-width": 2},
         )
         self.grid.on_element_click(self._on_cell)
-        tick = {"font-size": "9px"}
-        self.col_axis = bq.Axis(
-            scale=self.col_scale, label="keys", tick_rotate=-60, tick_style=tick
-        )
+        tick = {"font-size": "11px"}
+        self.col_axis = bq.Axis(scale=self.col_scale, label="keys", tick_style=tick)
         self.row_axis = bq.Axis(
             scale=self.row_scale, orientation="vertical", label="queries", tick_style=tick
         )
@@ -200,11 +202,13 @@ class AttentionView(ModelView):
 
     def _build_lines(self) -> None:
         self._line_y = bq.LinearScale(reverse=True, min=-0.5, max=0.5)
-        scales = {"x": bq.LinearScale(min=0.0, max=1.0), "y": self._line_y}
+        # words sit inside the plot area (bqplot clips marks to it): lines from 0 to 1
+        scales = {"x": bq.LinearScale(min=-0.8, max=1.8), "y": self._line_y}
         self.links = bq.Lines(x=[0.0, 1.0], y=[0.0, 0.0], scales=scales, colors=[LINE_COLOR])
         self.links.stroke_width = 2
-        self.query_text = bq.Label(x=[], y=[], text=[], scales=scales, align="end", x_offset=-8)
-        self.key_text = bq.Label(x=[], y=[], text=[], scales=scales, align="start", x_offset=8)
+        words = {"scales": scales, "default_size": 12, "colors": [WORD_COLOR]}
+        self.query_text = bq.Label(x=[], y=[], text=[], align="end", x_offset=-8, **words)
+        self.key_text = bq.Label(x=[], y=[], text=[], align="start", x_offset=8, **words)
         self.query_dots = bq.Scatter(
             x=[],
             y=[],
@@ -216,7 +220,7 @@ class AttentionView(ModelView):
         self.query_dots.on_element_click(self._on_dot)
         self.lines_figure = bq.Figure(
             marks=[self.links, self.query_text, self.key_text, self.query_dots],
-            fig_margin={"top": 20, "bottom": 20, "left": 110, "right": 110},
+            fig_margin={"top": 20, "bottom": 20, "left": 10, "right": 10},
             layout=W.Layout(width="420px", height="600px"),
         )
 
@@ -362,6 +366,11 @@ class AttentionView(ModelView):
         self.col_axis.tick_labels = {
             int(i): lab for i, lab in zip(cols, self.key_labels, strict=True)
         }
+        # upright while the words fit their column (about 7 px a letter), else slanted
+        longest = max((len(lab) for lab in self.key_labels), default=1)
+        self.col_axis.tick_rotate = 0 if longest * 7 * len(cols) < GRID_PLOT_PX else -60
+        self.row_axis.tick_style = {"font-size": "11px" if len(rows) <= 32 else "9px"}
+        self.col_axis.tick_style = {"font-size": "11px" if len(cols) <= 32 else "9px"}
         t, s = data.scores.shape[1:]
         self.figure.title = f"queries {_span(self._rows, t)} \u00d7 keys {_span(self._cols, s)}"
 
@@ -440,7 +449,7 @@ class AttentionView(ModelView):
         with self.query_dots.hold_sync():
             self.query_dots.x, self.query_dots.y = np.zeros(len(qy)), qy
             self.query_dots.selected = [self.token - self._rows.start] if picked else None
-        self.lines_figure.layout.height = f"{max(200, 40 + 14 * n)}px"
+        self.lines_figure.layout.height = f"{max(200, 40 + 20 * n)}px"
 
     def _blank(self) -> None:
         self._data = None
