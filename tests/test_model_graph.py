@@ -175,8 +175,13 @@ def test_table_rows_sort_and_a_row_click_picks_the_layer():
     assert table.sort_by == "name"
     table.canvas.selected = names[1]
     assert state.layer == names[1] and table.selected == names[1]
+    sent = table.canvas.rows
     state.layer = names[0]
     assert table.canvas.selected == names[0]
+    assert table.canvas.rows is sent  # a pick moves the highlight, sends no rows
+    state.model.get_layer(names[0]).trainable = False  # frozen since the table was made
+    state.refresh()
+    assert next(row for row in table.rows if row[1] == names[0])[5] == 0
     assert all(row[6] is None and row[7] is None for row in table.rows)  # nothing recorded
     assert table.canvas.rows[0]["cells"][6] == "\u2013"
     with pytest.raises(TraitError, match="sort_by must be one of"):

@@ -112,6 +112,15 @@ class LayerTable(ModelView):
             raise TraitError(f"{name!r} is not a layer of this model")
         return name
 
+    def on_state(self, change) -> None:
+        """A layer picked: only the highlight moves (the rows stay as they are)."""
+        if change["name"] == "layer":
+            with self.syncing():
+                self.selected = self.state.layer
+                self.canvas.selected = self.state.layer
+        else:
+            self.draw()
+
     def render(self) -> None:
         rows = self._sorted(self._rows())
         self.set_trait("rows", tuple(rows))
@@ -125,9 +134,10 @@ class LayerTable(ModelView):
                 self.canvas.selected = self.state.layer
 
     def _rows(self) -> list[tuple]:
-        model = self.state.model
         names = list(self.state.layer_names)
-        infos = structure.describe(model, names)
+        if getattr(self, "_infos", None) is None:  # the model's structure does not change
+            self._infos = structure.describe(self.state.model, names)
+        infos = self._infos
         gradients, dead = self._latest()
         return [
             (
@@ -136,7 +146,7 @@ class LayerTable(ModelView):
                 infos[name].type_name,
                 infos[name].output_shape,
                 infos[name].params,
-                infos[name].trainable_params,
+                _trainable(self.state.layer_info(name).layer),  # (layers may be frozen since)
                 gradients.get(name),
                 dead.get(name),
             )
@@ -192,6 +202,10 @@ class LayerTable(ModelView):
             if self.recorder is not None:
                 self.recorder.unobserve(self._on_records, names="updates")
         super().close()
+
+
+def _trainable(layer) -> int:
+    return int(sum(structure._size(w) for w in layer.trainable_weights))
 
 
 def _shown(row: tuple) -> dict:
