@@ -26,7 +26,7 @@ import threading
 
 import numpy as np
 
-from .compute.graph import graph_of, is_model, layer_table, run_recording
+from .compute.graph import graph_of, is_model, layer_table, pack_inputs, run_recording
 
 #: Inputs run through the model this many at a time (scores of 512 tokens take
 #: heads x 1 MB per input).
@@ -90,7 +90,7 @@ def attention_calls(model, x, layer: str) -> int:
     return capture.count
 
 
-def attention_scores(model, x, layer: str, *, call: int = 0) -> np.ndarray:
+def attention_scores(model, x, layer: str, *, call: int = 0, masks=None) -> np.ndarray:
     """The attention scores of ``layer`` for inputs ``x``: what the layer returns with
     ``return_attention_scores=True`` on the tensors it gets inside the model.
 
@@ -107,6 +107,11 @@ def attention_scores(model, x, layer: str, *, call: int = 0) -> np.ndarray:
         Which call of a layer that one pass calls several times (a shared layer), counted
         in the order the model runs them (:func:`attention_calls` says how many there
         are; a plain layer has one, ``call=0``).
+    masks : dict, optional
+        Units switched off, ``{layer name: bool mask over its units}`` (what
+        ``ModelState.ablation`` makes, see :mod:`~nnwidgets.compute.ablation`): the
+        scores are those of the model with those units off. Only for layers the
+        functional graph reaches (a ``ValueError`` says so otherwise).
 
     Returns
     -------
@@ -134,10 +139,17 @@ def attention_scores(model, x, layer: str, *, call: int = 0) -> np.ndarray:
     """
     target = _find(model, layer)
     call = int(call)
+    if isinstance(x, list):  # a list in model.inputs order, for a model built on a dict
+        x = pack_inputs(model, x)
+    if masks and not _in_graph(model, layer):
+        raise ValueError(
+            f"units cannot be switched off for {layer!r}: it is called from a layer's "
+            "own code (or a subclassed model), where Keras keeps no graph"
+        )
     parts = []
     for start in range(0, _count(x), BATCH):
         capture = _Capture(target, wanted=call)
-        _run(model, _take(x, start, start + BATCH), layer, capture)
+        _run(model, _take(x, start, start + BATCH), layer, capture, masks)
         if capture.scores is None:
             raise _call_error(layer, call, capture.count)
         parts.append(np.asarray(capture.scores, dtype="float32"))
@@ -215,9 +227,9 @@ def _in_graph(model, name: str) -> bool:
     return graph_of(node) is not None
 
 
-def _run(model, x, name: str, capture: _Capture) -> None:
+def _run(model, x, name: str, capture: _Capture, masks=None) -> None:
     if _in_graph(model, name):
-        _run_graph(model, x, capture)
+        _run_graph(model, x, capture, masks)
     else:
         _run_wrapped(model, x, capture)
 
@@ -229,11 +241,16 @@ class _Discard(dict):
         return value
 
 
-def _run_graph(model, x, capture: _Capture) -> None:
+def _run_graph(model, x, capture: _Capture, masks=None) -> None:
+    from .compute.ablation import masks_edit
+
+    ablate = masks_edit(masks)
+
     def edit(name, layer, run, args):
-        if layer is not capture.layer:
-            return run()
-        return capture(run, run.kwargs)
+        if layer is capture.layer:
+            scored = lambda other=None: capture(run, run.kwargs)  # noqa: E731
+            return ablate(name, layer, scored, args) if ablate else scored()
+        return ablate(name, layer, run, args) if ablate else run()
 
     run_recording(model, x, _Discard(), cast=False, edit=edit)
 

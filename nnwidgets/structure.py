@@ -228,8 +228,15 @@ class _Walk:
         return frozenset([name])
 
     def composites_of(self, layer, name: str) -> None:
-        if _composite(layer) and self.expand(name):
-            for sub in _graph._sublayers(layer, name + "/", 1):
+        """List the layers inside an opened composite layer (those inside a sublayer
+        only when that one is opened too)."""
+        if not (_composite(layer) and self.expand(name)):
+            return
+        shown = {name}
+        for sub in _graph._sublayers(layer, name + "/", 1):
+            outer = sub.name.rpartition("/")[0]
+            if outer in shown and (outer == name or self.expand(outer)):
+                shown.add(sub.name)
                 self.node(sub.name)
 
     def composites(self, model, prefix: str) -> None:

@@ -248,3 +248,69 @@ def test_keys_masked_for_every_query_are_marked():
     assert v.query_labels == ("q0", "q1", "q2", "q3")
     assert np.isnan(np.asarray(v.grid.color)[:, 4:]).all() and (v.shown[:, 4:] == 0).all()
     v.close()
+
+
+def test_named_inputs_reach_the_model_as_a_dict():
+    q = keras.Input((4,), dtype="int32", name="query_ids")
+    k = keras.Input((6,), dtype="int32", name="key_ids")
+    embed = L.Embedding(20, 8, name="embed")
+    out = L.MultiHeadAttention(2, 4, name="mha")(embed(q), embed(k))
+    model = keras.Model({"query_ids": q, "key_ids": k}, L.GlobalAveragePooling1D()(out))
+    x = {"query_ids": np.array([[2, 3, 4, 5]]), "key_ids": np.array([[6, 7, 2, 3, 4, 5]])}
+    view = AttentionView(nw.ModelState(model, x, vocabulary=WORDS))
+    assert view.error == ""
+    np.testing.assert_allclose(view.scores, attention_scores(model, x, "mha")[0], atol=1e-6)
+    assert view.key_labels[:2] == ("a", "mat")
+    view.close()
+
+
+def test_units_switched_off_change_the_scores(transformer):
+    model, x = transformer
+    state = nw.ModelState(model, x, vocabulary=WORDS)
+    view = AttentionView(state, layer="mha2")
+    before = view.scores.copy()
+    state.ablation = {"norm1": tuple(range(8))}  # mha2 sees zeros: equal weights
+    after = view.scores
+    assert not np.allclose(before, after)
+    np.testing.assert_allclose(after, np.full_like(after, after[0, 0, 0]), atol=1e-6)
+    view.close()
+
+
+def test_switching_between_head_counts_leaves_no_widgets_behind(view):
+    import ipywidgets as W
+
+    view.layer = "mha2"
+    view.layer = "mha1"
+    count = len(W.Widget.widgets)
+    for _ in range(3):
+        view.layer = "mha2"
+        view.layer = "mha1"
+    assert len(W.Widget.widgets) == count
+
+
+def test_a_shared_layer_says_it_is_called_twice():
+    a = keras.Input((5,), dtype="int32", name="a")
+    b = keras.Input((5,), dtype="int32", name="b")
+    embed = L.Embedding(20, 8, mask_zero=True, name="embed")
+    mha = L.MultiHeadAttention(2, 4, name="mha")
+    eb, ea = embed(b), embed(a)
+    hb, ha = mha(eb, eb), mha(ea, ea)  # node 0 is b's; a runs first when the model runs
+    model = keras.Model([a, b], L.Concatenate(axis=1)([ha, hb]))
+    x = [np.array([[2, 3, 4, 0, 0]]), np.array([[4, 5, 6, 7, 2]])]
+    view = AttentionView(nw.ModelState(model, x, vocabulary=WORDS))
+    assert "called 2 times" in view.caption.value
+    np.testing.assert_allclose(view.scores, attention_scores(model, x, "mha")[0], atol=1e-6)
+    assert all(label.lstrip("\u2298")[0] == "q" for label in view.query_labels)
+    view.close()
+
+
+def test_padding_the_model_does_not_mask_is_labelled_but_keeps_its_weight():
+    i = keras.Input((6,), dtype="int32")
+    h = L.Embedding(20, 8, name="embed")(i)  # no mask_zero: padding gets attention
+    model = keras.Model(i, L.MultiHeadAttention(2, 4, name="mha")(h, h))
+    x = np.array([[2, 3, 4, 5, 0, 0]])
+    view = AttentionView(nw.ModelState(model, x, vocabulary=WORDS))
+    assert view.key_labels[-2:] == (PAD_LABEL, PAD_LABEL)
+    assert view.shown[:, -2:].sum() > 0.05  # real weight on padding...
+    assert not np.isnan(view.grid.color[:, -2:]).any()  # ...drawn, not greyed out
+    view.close()

@@ -314,7 +314,15 @@ def test_multi_input_models_explain_input_0():
 def test_the_explain_tab_is_made_when_shown(digits):
     x, y = digits
     app = nw.explore(nw.datasets.demo_model(), x[:10], y[:10])
-    assert app.tabs.titles == ("Curves", "Dynamics", "Explain", "Projection", "Errors", "Data", "Model")
+    assert app.tabs.titles == (
+        "Curves",
+        "Dynamics",
+        "Explain",
+        "Projection",
+        "Errors",
+        "Data",
+        "Model",
+    )
     assert "Explain" not in app._made  # opening the dashboard made no attribution view
     app.tabs.selected_index = 2
     view = app.attribution

@@ -205,3 +205,18 @@ def test_table_shows_the_latest_gradient_norms_and_dead_units_recorded():
     assert any(row[7] is not None for row in table.rows)
     dyn.close()
     table.close()
+
+
+def test_a_model_built_by_its_first_data_is_drawn_again():
+    inner = keras.Sequential([keras.layers.Dense(3, name="d")], name="inner")
+    model = keras.Sequential([keras.layers.Dense(3, name="a"), inner])  # no Input: unbuilt
+    state = nw.ModelState(model)
+    view, table = nw.ModelGraph(state), nw.LayerTable(state)
+    state.set_data(np.ones((2, 4), "float32"))  # builds it
+    assert view.note == "" and len(view.edges) == 2  # input -> a -> inner
+    view.expanded = ("inner",)
+    assert view.error == "" and ("a", "inner/d") in view.edges
+    rows = {row[1]: row for row in table.rows}
+    assert rows["a"][3] == "(N, 3)" and rows["a"][4] == rows["a"][5] == 15
+    view.close()
+    table.close()

@@ -20,7 +20,7 @@ from ..compute import data as _data
 from ..compute.imaging import block_reduce, encode_png
 from ..compute.tokens import PAD
 from .base import ModelView
-from .panels import status_html
+from .panels import close_tree, status_html
 
 __all__ = ["AttentionView"]
 
@@ -275,7 +275,7 @@ class AttentionView(ModelView):
         key = (self.weights_key(), self.layer, self.state.input_index)
         if key not in self._cache:
             x = _data.take(self.state.inputs, self.state.input_index)
-            scores = np.asarray(_api().attention_scores(self.state.model, x, self.layer))
+            scores = np.asarray(self._attention_scores(x, key[0]))
             if scores.ndim != 4 or scores.shape[0] != 1:
                 raise ValueError(f"attention scores of shape {scores.shape}; expected (1, h, T, S)")
             self._cache[key] = _describe(self.state, self.layer, x, scores[0].astype(np.float32))
@@ -284,6 +284,19 @@ class AttentionView(ModelView):
         self._cache.move_to_end(key)
         self._data = self._cache[key]
         return self._data
+
+    def _attention_scores(self, x, weights_key):
+        """The scores with the state's units switched off (where Keras keeps a graph
+        of the layer's calls; elsewhere without, and the view says so)."""
+        api = _api()
+        masks = self.state._masks_at(weights_key) or None
+        if masks and not api._in_graph(self.state.model, self.layer):
+            self.message.value = status_html(
+                f"units switched off are not applied here: {self.layer} is called from a "
+                "layer's own code, where Keras keeps no graph"
+            )
+            masks = None
+        return api.attention_scores(self.state.model, x, self.layer, masks=masks)
 
     def _fit(self, data: _Scores) -> None:
         """Forget a head or token the new scores do not have."""
@@ -331,6 +344,9 @@ class AttentionView(ModelView):
 
     def _caption(self, data: _Scores, full: np.ndarray) -> None:
         which = "the mean of the heads" if self.head is None else f"head {self.head}"
+        calls = len(getattr(self.state.layer_info(self.layer).layer, "_inbound_nodes", ()))
+        if calls > 1:
+            which += f"; the layer is called {calls} times: its first call"
         what = f"{self.layer}, {which}, input {self.state.input_index}"
         if self.token is None:
             self.caption.value = status_html(f"{what}: click a row to pick a token")
@@ -372,7 +388,11 @@ class AttentionView(ModelView):
         self.row_axis.tick_style = {"font-size": "11px" if len(rows) <= 32 else "9px"}
         self.col_axis.tick_style = {"font-size": "11px" if len(cols) <= 32 else "9px"}
         t, s = data.scores.shape[1:]
-        self.figure.title = f"queries {_span(self._rows, t)} \u00d7 keys {_span(self._cols, s)}"
+        top = float(np.nanmax(self._shown, initial=0.0))
+        self.figure.title = (
+            f"queries {_span(self._rows, t)} \u00d7 keys {_span(self._cols, s)}"
+            f" \u00b7 darkest = {top:.2g}"  # (the colours span 0 to the largest weight)
+        )
 
     def _draw_overview(self, data: _Scores, full: np.ndarray) -> None:
         t, s = full.shape
@@ -394,7 +414,10 @@ class AttentionView(ModelView):
         heads = data.scores.shape[0]
         if self._thumbs_of is not data:
             if len(self.thumbs.children) != heads + 1:
+                old = self.thumbs.children
                 self.thumbs.children = [self._thumb(h) for h in [None, *range(heads)]]
+                for box in old:
+                    close_tree(box)
             maps = [data.scores.mean(axis=0), *data.scores]
             for box, m in zip(self.thumbs.children, maps, strict=True):
                 box.children[0].value = encode_png(_picture(m, data, (THUMB, THUMB)))
@@ -554,8 +577,9 @@ def _describe(state, layer: str, x, scores: np.ndarray) -> _Scores:
     vocab = state.vocabulary
     queries = _labels(q_ids, q_masked, "q", vocab)
     keys = _labels(k_ids, k_masked, "k", vocab)
-    q_off = q_masked | (q_ids == PAD if q_ids is not None else False)
-    k_off = k_masked | (k_ids == PAD if k_ids is not None else False)
+    # greyed: what the layer did not attend (masked); padding the model does not mask
+    # is labelled as padding but keeps its colour (it gets real weight)
+    q_off, k_off = q_masked, k_masked
     same = q_src is not None and q_src == k_src or (q_src is None and k_src is None and t == s)
     return _Scores(scores, queries, keys, np.asarray(q_off), np.asarray(k_off), same)
 
@@ -607,7 +631,10 @@ def _token_sources(state, layer: str, x, t: int, s: int) -> tuple:
 def _traced(state, layer: str) -> tuple:
     """The model inputs the layer's query and key come from (empty sets if unknown)."""
     try:
-        node = state.layer_info(layer).layer._inbound_nodes[0]
+        nodes = state.layer_info(layer).layer._inbound_nodes
+        if len(nodes) != 1:  # a shared layer: which call runs first is not the node order
+            return set(), set()
+        node = nodes[0]
         args, kwargs = list(node.arguments.args), dict(node.arguments.kwargs)
         query = args[0] if args else kwargs.get("query")
         value = args[1] if len(args) > 1 else kwargs.get("value")

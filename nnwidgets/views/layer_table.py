@@ -79,13 +79,16 @@ class LayerTable(ModelView):
     >>> table.close()
     """
 
-    follows = ("layer", "version")
+    follows = ("layer", "version", "layer_names")
 
     sort_by = Unicode("order", help="The column sorted by.").tag(option=True)
     descending = Bool(False, help="Sort from the largest.").tag(option=True)
     height = Int(360, min=120, max=4000, help="Height of the table in pixels.").tag(option=True)
     selected = Unicode("", help="The layer picked (follows state.layer).")
     rows = Tuple(read_only=True, help="The rows as shown.")
+
+    _infos = None
+    _infos_built = False
 
     def __init__(self, state, recorder=None, **options):
         self.recorder = recorder
@@ -119,6 +122,8 @@ class LayerTable(ModelView):
                 self.selected = self.state.layer
                 self.canvas.selected = self.state.layer
         else:
+            if self._infos_built != bool(self.state.model.built):  # built by its first data
+                self._infos = None
             self.draw()
 
     def render(self) -> None:
@@ -135,8 +140,9 @@ class LayerTable(ModelView):
 
     def _rows(self) -> list[tuple]:
         names = list(self.state.layer_names)
-        if getattr(self, "_infos", None) is None:  # the model's structure does not change
+        if getattr(self, "_infos", None) is None:  # (again once the model is built)
             self._infos = structure.describe(self.state.model, names)
+            self._infos_built = bool(self.state.model.built)
         infos = self._infos
         gradients, dead = self._latest()
         return [

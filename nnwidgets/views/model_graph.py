@@ -77,7 +77,7 @@ class ModelGraph(ModelView):
     >>> view.close()
     """
 
-    follows = ("layer",)
+    follows = ("layer", "layer_names", "version")
 
     selected = Unicode("", help="The layer picked (follows state.layer).")
     expanded = Tuple(help="Nested models and composite layers shown open.").tag(option=True)
@@ -88,6 +88,7 @@ class ModelGraph(ModelView):
 
     def build(self) -> tuple:
         self._graph = structure.has_graph(self.state.model)
+        self._built = _built(self.state.model)
         self.canvas = GraphCanvas(height_px=self.height)
         self.canvas.observe(self._on_click, names="selected")
         self.canvas.on_msg(self._on_message)
@@ -127,6 +128,22 @@ class ModelGraph(ModelView):
             )
         return tuple(sorted(set(names)))
 
+    def on_state(self, change) -> None:
+        if change["name"] == "layer":
+            self.draw()
+        elif _built(self.state.model) != self._built:  # built (by its first data)
+            self._forget()
+            self.draw()
+
+    def _forget(self) -> None:
+        """Drop what was worked out from the model's structure (it has changed)."""
+        self._graph = structure.has_graph(self.state.model)
+        self._built = _built(self.state.model)
+        self.__dict__.pop("_openable_names", None)
+        self.__dict__.pop("_infos", None)
+        self._layout_key = None
+        self.expanded = tuple(n for n in self.expanded if n in self._openable)
+
     def render(self) -> None:
         layer = self.state.layer
         self._open_to(layer)
@@ -152,7 +169,7 @@ class ModelGraph(ModelView):
             self.expanded = tuple(set(self.expanded) | set(wanted))
 
     def _info(self) -> dict:
-        if not hasattr(self, "_infos"):
+        if "_infos" not in self.__dict__:
             nodes, _ = structure.layer_graph(self.state.model, expand_nested=True)
             self._infos = structure.describe(self.state.model, nodes)
         return self._infos
@@ -208,6 +225,7 @@ class ModelGraph(ModelView):
             )
             self.canvas.selected = self.state.layer
             return
+        self.message.value = ""
         self.selected = name
 
     def _on_selected(self, change) -> None:
@@ -229,6 +247,11 @@ class ModelGraph(ModelView):
         if not self._closed and getattr(self, "canvas", None) is not None:
             self.canvas.unobserve(self._on_click, names="selected")
         super().close()
+
+
+def _built(model) -> tuple:
+    """What changes when a model given unbuilt is built."""
+    return (bool(model.built), structure.has_graph(model))
 
 
 def _inside_composite(name: str, subs: dict) -> bool:

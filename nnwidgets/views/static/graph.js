@@ -4,7 +4,6 @@
 // No library, no network: it works offline and in Voila.
 
 const NS = "http://www.w3.org/2000/svg";
-let counter = 0;
 
 function svgEl(name, attrs, parent) {
   const el = document.createElementNS(NS, name);
@@ -37,7 +36,8 @@ function family(type, kind) {
 }
 
 function render({ model, el }) {
-  const uid = `nnwg${++counter}`;
+  // anywidget loads this module afresh for each widget: ids must be unique page-wide
+  const uid = `nnwg-${Math.random().toString(36).slice(2)}`;
   el.classList.add("nnw-graph");
   const style = document.createElement("style");
   style.textContent = `
@@ -105,8 +105,11 @@ function render({ model, el }) {
     root.setAttribute("transform", `translate(${view.x},${view.y}) scale(${view.k})`);
   };
 
+  let touched = false;  // a person zoomed or panned: keep their view
+
   function fit() {
     const g = model.get("graph");
+    if (!g.width) return;
     const { w, h } = size();
     const k = Math.min(w / (g.width + 40), h / (g.height + 40), 1.2);
     view = { k, x: (w - g.width * k) / 2, y: 20 * k };
@@ -160,7 +163,7 @@ function render({ model, el }) {
       label.addEventListener("click", (e) => { e.stopPropagation(); model.send({ toggle: b.id }); });
     }
     const edges = svgEl("g", { class: "edges" }, root);
-    for (const e of g.edges) {
+    for (const e of g.edges || []) {
       const p = svgEl("path", {
         class: e.back ? "edge back" : "edge", d: e.d, "marker-end": `url(#${uid}-arrow)`,
       }, edges);
@@ -168,7 +171,7 @@ function render({ model, el }) {
       (edgesOf[e.t] = edgesOf[e.t] || []).push(p);
     }
     const nodes = svgEl("g", { class: "nodes" }, root);
-    for (const n of g.nodes) {
+    for (const n of g.nodes || []) {
       const x0 = n.x - n.w / 2, y0 = n.y - n.h / 2;
       const node = svgEl("g", { class: "node", "data-id": n.id }, nodes);
       const colour = COLOURS[family(n.type, n.kind)];
@@ -226,7 +229,10 @@ function render({ model, el }) {
     if (!drag) return;
     const dx = e.clientX - drag.x, dy = e.clientY - drag.y;
     if (!moved && Math.abs(dx) + Math.abs(dy) < 4) return;
-    if (!moved) { moved = true; svg.setPointerCapture(e.pointerId); svg.classList.add("panning"); }
+    if (!moved) {
+      moved = true; touched = true;
+      svg.setPointerCapture(e.pointerId); svg.classList.add("panning");
+    }
     view.x = drag.vx + dx; view.y = drag.vy + dy;
     apply(false);
   });
@@ -236,11 +242,12 @@ function render({ model, el }) {
   svg.addEventListener("wheel", (e) => {
     e.preventDefault();
     const r = svg.getBoundingClientRect();
+    touched = true;
     zoomAt(e.clientX - r.left, e.clientY - r.top, Math.exp(-e.deltaY * 0.0015));
   }, { passive: false });
   buttons.fit.addEventListener("click", fit);
-  buttons.in.addEventListener("click", () => { const { w, h } = size(); zoomAt(w / 2, h / 2, 1.4); });
-  buttons.out.addEventListener("click", () => { const { w, h } = size(); zoomAt(w / 2, h / 2, 1 / 1.4); });
+  buttons.in.addEventListener("click", () => { touched = true; const { w, h } = size(); zoomAt(w / 2, h / 2, 1.4); });
+  buttons.out.addEventListener("click", () => { touched = true; const { w, h } = size(); zoomAt(w / 2, h / 2, 1 / 1.4); });
   buttons.sel.addEventListener("click", () => centre(model.get("selected") || model.get("holder"), true));
 
   model.on("change:graph", () => { draw(); const id = model.get("selected"); if (!visible(id)) centre(id, false); });
@@ -252,17 +259,25 @@ function render({ model, el }) {
   model.on("change:holder", mark);
   model.on("change:height_px", () => { svg.style.height = `${model.get("height_px")}px`; });
 
-  draw();
-  // first view: readable (at most 1:1), the selected layer in the middle
-  requestAnimationFrame(() => {
+  // first view: the whole model if it fits at a readable size, else readable (at most
+  // 1:1) around the selected layer. Done again when a hidden widget (a tab not shown
+  // yet) gets its size, until a person zooms or pans.
+  function initialView() {
     const g = model.get("graph");
     const { w, h } = size();
+    if (!g.width || !w || !h) return;
+    const whole = Math.min(w / (g.width + 40), h / (g.height + 40), 1);
+    if (whole >= 0.6) { fit(); return; }
     view.k = Math.min(1, Math.max(w / (g.width + 40), 0.6));
     const id = model.get("selected") || model.get("holder");
     if (shapes[id]) centre(id, false);
     else { view.x = (w - g.width * view.k) / 2; view.y = 20; apply(false); }
-  });
-  return () => { root.replaceChildren(); };
+  }
+  draw();
+  requestAnimationFrame(initialView);
+  const resize = new ResizeObserver(() => { if (!touched) initialView(); });
+  resize.observe(svg);
+  return () => { resize.disconnect(); root.replaceChildren(); };
 }
 
 export default { render };
