@@ -65,6 +65,7 @@ bench: $(VENV)/.bench-installed browser-deps
 	$(PY) -m benchmarks.bench_zoo
 	$(PY) -m benchmarks.bench_browser
 	$(PY) -m benchmarks.bench_viewers
+	$(PY) -m benchmarks.bench_graph
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info tests/artifacts

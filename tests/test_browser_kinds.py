@@ -17,6 +17,7 @@ from tests.browser_support import (
     assert_no_errors_shown,
     free_port,
     kernel_env,
+    page_exceptions,
     require_voila,
     screenshot,
     serve,
@@ -145,3 +146,107 @@ def test_explore_error_is_on_the_page(page, voila_root):
     text = page.inner_text(".nnw-error")
     assert "model expects inputs" in text and "missing ['cat']" in text, text
     screenshot(page, "kinds-error")
+
+
+def _layer_shown(page, name: str) -> None:
+    """Wait until the layer picker and the activation card show ``name``."""
+    page.wait_for_function(
+        """name => {
+            const v = (document.querySelector('.nnw-layer-picker select')?.value || '')
+                .replace(/^\\u2003+/, '');
+            const card = document.querySelector('.nnw-activations')?.innerText || '';
+            return v.split(' ')[0] === name && card.includes(name + ': output');
+        }""",
+        arg=name,
+    )
+
+
+def _in_viewport(page, node) -> bool:
+    """Whether the middle of a graph node lies inside the drawing's SVG box."""
+    box = node.bounding_box()
+    svg = page.locator(".nnw-graph svg.nnw-graph-svg").bounding_box()
+    if not box or not svg:
+        return False
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    return svg["x"] + 5 < cx < svg["x"] + svg["width"] - 5 and (
+        svg["y"] + 5 < cy < svg["y"] + svg["height"] - 5
+    )
+
+
+def test_text_model_graph_table_and_attention(page, voila_root):
+    """The "Model" tab: a click in the graph picks the layer everywhere (graph, table,
+    layer picker, activations); a click in the table moves the graph's selection. The
+    "Attention" tab: the map is labelled with words, a click on a cell names what the
+    token attends to."""
+    from tests import zoo
+
+    _open(page, voila_root + "text.ipynb")
+    page.locator(".nnw-tabs .lm-TabBar-tab", has_text="Model").click()
+    graph = page.locator(".nnw-graph")
+    graph.locator("g.node").first.wait_for(state="visible")
+    page.wait_for_selector(".nnw-layer-table tr.row")
+    names = graph.locator("g.node text.name").all_text_contents()
+    assert {"transformer_block", "global_average_pooling1d"} <= set(names), names
+    assert graph.locator("path.edge").count() >= len(names) - 1
+    rows = page.locator(".nnw-layer-table tr.row").evaluate_all("rs => rs.map(r => r.dataset.id)")
+    assert "transformer_block/multi_head_attention" in rows, rows
+    screenshot(page, "kinds-text-model-0")
+
+    # a click on a node of the graph
+    target = "global_average_pooling1d"
+    node = graph.locator(f'g.node[data-id="{target}"]')
+    if not _in_viewport(page, node):
+        graph.locator("button.nnw-graph-fit").click()
+        page.wait_for_timeout(400)  # the fit's transition
+    assert _in_viewport(page, node)
+    node.click()
+    page.wait_for_function(
+        "id => document.querySelector(`.nnw-graph g.node[data-id='${id}']`)"
+        "?.classList.contains('selected')",
+        arg=target,
+    )
+    page.wait_for_function(
+        "id => document.querySelector(`.nnw-layer-table tr.row[data-id='${id}']`)"
+        "?.classList.contains('selected')",
+        arg=target,
+    )
+    _layer_shown(page, target)
+    assert graph.locator("g.node.selected").count() == 1
+    assert page.locator(".nnw-layer-table tr.row.selected").count() == 1
+    screenshot(page, "kinds-text-model-1-graph-click")
+
+    # a click on a row of the table: the last layer (the Dense head)
+    head = rows[-1]
+    page.locator(f'.nnw-layer-table tr.row[data-id="{head}"]').click()
+    page.wait_for_function(
+        "id => document.querySelector('.nnw-graph g.node.selected')?.dataset.id === id",
+        arg=head,
+    )
+    _layer_shown(page, head)
+    assert not graph.locator(f'g.node[data-id="{target}"]').evaluate(
+        "e => e.classList.contains('selected')"
+    )
+    screenshot(page, "kinds-text-model-2-table-click")
+
+    # the attention map, labelled with words
+    page.locator(".nnw-tabs .lm-TabBar-tab", has_text="Attention").click()
+    view = page.locator(".nnw-attention")
+    view.locator("rect.heatmapcell").first.wait_for(state="visible")
+    page.wait_for_function(
+        "() => document.querySelectorAll('.nnw-attention .tick text').length >= 10"
+    )
+    ticks = [t.strip() for t in view.locator(".tick text").all_text_contents()]
+    words = [t.removeprefix("\u25b6 ") for t in ticks if t and not t.isdigit()]
+    assert len(set(words) & set(zoo.VOCABULARY)) >= 3, ticks
+    assert not any(t.isdigit() for t in ticks), ticks
+    before = view.inner_text()
+    assert "click a row to pick a token" in before, before
+    cells = view.locator("rect.heatmapcell")
+    cells.nth(cells.count() - 2).click()  # the last query's row, a key next to the last
+    page.wait_for_function(
+        "() => / attends to /.test(document.querySelector('.nnw-attention').innerText)"
+    )
+    assert "attends to" in view.inner_text()
+    screenshot(page, "kinds-text-attention")
+    assert_no_errors_shown(page)
+    assert not page_exceptions(page), page.problems
