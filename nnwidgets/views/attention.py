@@ -38,8 +38,10 @@ PAD_LABEL, MASK_MARK = "\u00b7pad", "\u2298"
 LINE_COLOR = "#1f5fa8"
 #: Tokens in the lines mode: a mid grey that reads on the light and the dark theme.
 WORD_COLOR = "#707070"
+#: The colour value of cells not attended (masked): below 0, drawn grey.
+OFF = -1e-3
 #: Width of the large map's plot area (the figure's 480 px less its margins).
-GRID_PLOT_PX = 380
+GRID_PLOT_PX = 360
 #: The colour of the largest weight (0 is white).
 DARK = (8, 48, 107)
 #: The frame of the window in the overview.
@@ -179,7 +181,11 @@ class AttentionView(ModelView):
 
     def _build_grid(self) -> None:
         self.row_scale, self.col_scale = bq.OrdinalScale(reverse=True), bq.OrdinalScale()
-        self.color_scale = bq.ColorScale(colors=["#ffffff", "#08306b"], min=0.0, max=1.0)
+        # grey below 0 for what was not attended (masked: OFF), white at 0, dark blue at the
+        # top (bqplot draws NaN cells black whatever null_color says)
+        self.color_scale = bq.ColorScale(
+            colors=["#c8c8c8", "#ffffff", "#08306b"], min=OFF, mid=0.0, max=1.0
+        )
         self.grid = bq.GridHeatMap(
             scales={"row": self.row_scale, "column": self.col_scale, "color": self.color_scale},
             null_color="#c8c8c8",
@@ -190,12 +196,16 @@ class AttentionView(ModelView):
         tick = {"font-size": "11px"}
         self.col_axis = bq.Axis(scale=self.col_scale, label="keys", tick_style=tick)
         self.row_axis = bq.Axis(
-            scale=self.row_scale, orientation="vertical", label="queries", tick_style=tick
+            scale=self.row_scale,
+            orientation="vertical",
+            label="queries",
+            label_offset="90px",  # (left of the longest words)
+            tick_style=tick,
         )
         self.figure = bq.Figure(
             marks=[self.grid],
             axes=[self.col_axis, self.row_axis],
-            fig_margin={"top": 30, "bottom": 80, "left": 90, "right": 10},
+            fig_margin={"top": 30, "bottom": 80, "left": 110, "right": 10},
             title_style={"font-size": "13px"},
             layout=W.Layout(width="480px", height="480px"),
         )
@@ -365,9 +375,9 @@ class AttentionView(ModelView):
     def _draw_grid(self, data: _Scores) -> None:
         rows = np.arange(self._rows.start, self._rows.stop)
         cols = np.arange(self._cols.start, self._cols.stop)
-        color = self._shown.astype(np.float64)
-        color[data.query_off[self._rows], :] = np.nan
-        color[:, data.key_off[self._cols]] = np.nan
+        color = np.nan_to_num(self._shown.astype(np.float64))
+        color[data.query_off[self._rows], :] = OFF
+        color[:, data.key_off[self._cols]] = OFF
         qlab = {int(i): lab for i, lab in zip(rows, self.query_labels, strict=True)}
         if self.token is not None and self.token in qlab:
             qlab[self.token] = "\u25b6 " + qlab[self.token]
@@ -377,7 +387,7 @@ class AttentionView(ModelView):
             picked = self.token is not None and self._rows.start <= self.token < self._rows.stop
             r = (self.token - self._rows.start) if picked else 0
             self.grid.selected = np.array([[r, c] for c in range(len(cols))]) if picked else None
-        self.color_scale.max = float(max(np.nanmax(self._shown, initial=0.0), 1e-6))
+        self.color_scale.max = _top(self._shown, data.scores.shape[-1])
         self.row_axis.tick_labels = qlab
         self.col_axis.tick_labels = {
             int(i): lab for i, lab in zip(cols, self.key_labels, strict=True)
@@ -388,10 +398,9 @@ class AttentionView(ModelView):
         self.row_axis.tick_style = {"font-size": "11px" if len(rows) <= 32 else "9px"}
         self.col_axis.tick_style = {"font-size": "11px" if len(cols) <= 32 else "9px"}
         t, s = data.scores.shape[1:]
-        top = float(np.nanmax(self._shown, initial=0.0))
         self.figure.title = (
             f"queries {_span(self._rows, t)} \u00d7 keys {_span(self._cols, s)}"
-            f" \u00b7 darkest = {top:.2g}"  # (the colours span 0 to the largest weight)
+            f" \u00b7 darkest = {self.color_scale.max:.2g}"  # (white is 0)
         )
 
     def _draw_overview(self, data: _Scores, full: np.ndarray) -> None:
@@ -552,6 +561,18 @@ def _span(rows: slice, n: int) -> str:
     return f"{rows.start}\u2013{rows.stop - 1} of {n}" if rows.stop - rows.start < n else f"{n}"
 
 
+def _top(m: np.ndarray, keys: int) -> float:
+    """The weight drawn darkest: the largest shown, but at least 4 times the uniform
+    weight 1/keys, so that a map where no key stands out reads pale, not dark.
+
+    >>> round(_top(np.full((3, 12), 1 / 12), 12), 3), _top(np.array([[0.9, 0.1]]), 10)
+    (0.333, 0.9)
+    """
+    finite = m[np.isfinite(m)]
+    largest = float(finite.max()) if finite.size else 0.0
+    return max(largest, min(1.0, 4.0 / max(keys, 1)), 1e-6)
+
+
 def _picture(m: np.ndarray, data: _Scores, size: tuple) -> np.ndarray:
     """``m`` colour-mapped (white to dark blue), padding and masked cells grey, shrunk to
     fit ``size``."""
@@ -560,7 +581,7 @@ def _picture(m: np.ndarray, data: _Scores, size: tuple) -> np.ndarray:
     grey[:, data.key_off] = True
     small = np.nan_to_num(block_reduce(m, size).astype(np.float32))
     off = block_reduce(grey.astype(np.float32), size) >= 1.0
-    v = np.clip(small / max(float(small.max(initial=0.0)), 1e-12), 0.0, 1.0)[..., None]
+    v = np.clip(small / _top(small, m.shape[-1]), 0.0, 1.0)[..., None]
     rgb = np.round(255.0 + v * (np.array(DARK, np.float32) - 255.0)).astype(np.uint8)
     rgb[off] = GREY
     return rgb

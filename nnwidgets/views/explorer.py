@@ -213,8 +213,8 @@ def _model_tab(state, app) -> tuple:
     recorder = app.dynamics.recorder if app.dynamics is not None else None
     views = (ModelGraph(state), LayerTable(state, recorder=recorder, height=520))
     return views, [
-        W.VBox([_title("The model's layers: click one"), views[0]], layout=_card(width="520px")),
-        W.VBox([_title("Every layer"), views[1]], layout=_card(width="640px")),
+        W.VBox([_title("The model's layers: click one"), views[0]], layout=_card(width="500px")),
+        W.VBox([_title("Every layer"), views[1]], layout=_card(flex="1 0 720px")),
     ]
 
 

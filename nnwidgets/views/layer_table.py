@@ -11,9 +11,11 @@ import math
 import pathlib
 
 import anywidget
+import ipywidgets as W
 from traitlets import Bool, Int, List, TraitError, Tuple, Unicode, validate
 
 from .. import structure
+from ..compute import graph as _graph
 from .base import ModelView
 
 _STATIC = pathlib.Path(__file__).parent / "static"
@@ -24,10 +26,10 @@ COLUMNS = (
     ("name", "layer", False),
     ("type", "type", False),
     ("shape", "output shape", False),
-    ("params", "parameters", True),
+    ("params", "params", True),
     ("trainable", "trainable", True),
-    ("gradient", "gradient norm", True),
-    ("dead", "dead units", True),
+    ("gradient", "grad norm", True),
+    ("dead", "dead", True),
 )
 KEYS = tuple(key for key, _, _ in COLUMNS)
 
@@ -95,7 +97,11 @@ class LayerTable(ModelView):
         super().__init__(state, **options)
 
     def build(self) -> tuple:
-        self.canvas = TableCanvas(columns=[list(c) for c in COLUMNS])
+        # (as wide as the card, not as the table: the table scrolls within it)
+        self.canvas = TableCanvas(
+            columns=[list(c) for c in COLUMNS], layout=W.Layout(width="100%", min_width="0")
+        )
+        self.layout.width, self.layout.min_width = "100%", "0"
         self.canvas.observe(self._from_page, names=["selected", "sort_by", "descending"])
         self.observe(self._on_selected, names="selected")
         if self.recorder is not None:
@@ -150,7 +156,7 @@ class LayerTable(ModelView):
                 i,
                 name,
                 infos[name].type_name,
-                infos[name].output_shape,
+                self._shape(name, infos[name].output_shape),
                 infos[name].params,
                 _trainable(self.state.layer_info(name).layer),  # (layers may be frozen since)
                 gradients.get(name),
@@ -158,6 +164,14 @@ class LayerTable(ModelView):
             )
             for i, name in enumerate(names)
         ]
+
+    def _shape(self, name: str, shape: str) -> str:
+        """A layer's output shape; for one called from a composite layer's own code
+        (Keras keeps no record of it), where it runs."""
+        if shape != "?":
+            return shape
+        outer = _graph.inside_call(self.state.model, name)
+        return f"in {outer}" if outer else shape
 
     def _latest(self) -> tuple[dict, dict]:
         """The newest gradient norms and dead-unit shares recorded, by layer name."""

@@ -3,9 +3,14 @@
 
 function render({ model, el }) {
   el.classList.add("nnw-layer-table");
+  el.style.minWidth = "0";
+  el.style.maxWidth = "100%";
   const style = document.createElement("style");
   style.textContent = `
-    .nnw-layer-table .wrap { max-height:var(--h); overflow:auto; border:1px solid rgba(128,128,128,.3); }
+    .nnw-layer-table .wrap { max-height:var(--h); max-width:100%; overflow:auto;
+      border:1px solid rgba(128,128,128,.3); }
+    .nnw-layer-table td.text { max-width:12em; overflow:hidden; text-overflow:ellipsis; }
+    .nnw-layer-table td.text.short { max-width:9em; }
     .nnw-layer-table table { border-collapse:collapse; font-size:12px; width:100%;
       font-family: var(--jp-ui-font-family, sans-serif); color:var(--jp-ui-font-color0, #222); }
     .nnw-layer-table th { position:sticky; top:0; background:var(--jp-layout-color2, #eee);
@@ -56,6 +61,11 @@ function render({ model, el }) {
         const td = tr.insertCell();
         td.textContent = text;
         if (columns[i][2]) td.classList.add("num");
+        else {
+          td.classList.add("text");
+          if (i > 1) td.classList.add("short");  // the type and the shape
+          td.title = text;
+        }
         if ((row.warn || []).includes(i)) td.classList.add("warn");
       });
       tr.addEventListener("click", () => { model.set("selected", row.id); model.save_changes(); });
