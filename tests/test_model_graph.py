@@ -220,3 +220,22 @@ def test_a_model_built_by_its_first_data_is_drawn_again():
     assert rows["a"][3] == "(N, 3)" and rows["a"][4] == rows["a"][5] == 15
     view.close()
     table.close()
+
+
+def test_dashboard_has_a_model_tab_and_an_attention_tab_only_with_attention():
+    x, y = nw.datasets.load_digits(32)
+    app = nw.explore(nw.datasets.demo_model(), x, y)
+    assert app.tabs.titles[-1] == "Model" and app.attention is None
+    app.tabs.selected_index = app.tabs.titles.index("Model")  # a person opens the tab
+    assert isinstance(app.graph, nw.ModelGraph) and isinstance(app.table, nw.LayerTable)
+    assert app.table.recorder is app.dynamics.recorder  # its gradients are the tab's
+    first = app.state.layer_names[0]
+    click(app.graph, first)  # the graph picks for every view
+    assert app.state.layer == first and app.weights.variable.split("/")[-2] == first
+    assert app.table.canvas.selected == app.state.layer_names[0]
+    app.close()
+    case = zoo.build("text_transformer")
+    text = nw.explore(case.model, case.x, case.y, **case.kwargs)
+    assert text.tabs.titles[-2:] == ("Model", "Attention")
+    assert "multi_head_attention" in text.attention.layer and text.attention.error == ""
+    text.close()
