@@ -44,6 +44,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
 
+from benchmarks import median_ms  # noqa: E402
+
 # AttentionView's scores of each new input retrace a tf.function; TensorFlow's warning
 # about it would fill the table's output (the time is in "new input ms").
 logging.getLogger("tensorflow").setLevel(logging.ERROR)
@@ -102,15 +104,6 @@ exec(ATTENTION_MODEL, _scope)  # the same code runs in the browser's notebook
 attention_model = _scope["attention_model"]
 
 
-def _ms(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1000
-
-
 # -- kernel side --------------------------------------------------------------------
 def graph_build(repeats: int) -> list[dict]:
     import nnwidgets as nw
@@ -131,7 +124,7 @@ def graph_build(repeats: int) -> list[dict]:
         def build(views=views, state=state):
             views.append(ModelGraph(state))
 
-        again = _ms(build, repeats)
+        again = median_ms(build, repeats)
         for v in views:
             v.close()
         rows.append(
@@ -204,9 +197,9 @@ def attention_kernel(repeats: int) -> list[dict]:
         row = {
             "tokens": tokens,
             "view made ms": first,
-            "token ms": _ms(token, repeats * 2),
-            "head ms": _ms(head, repeats * 2),
-            "new input ms": _ms(new_input, min(repeats, state.n_inputs - 1)),
+            "token ms": median_ms(token, repeats * 2),
+            "head ms": median_ms(head, repeats * 2),
+            "new input ms": median_ms(new_input, min(repeats, state.n_inputs - 1)),
             "drawn": f"{view.shown.shape[0]}x{view.shown.shape[1]}",
         }
         view.close()

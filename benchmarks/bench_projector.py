@@ -24,12 +24,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
+
+from benchmarks import median_ms  # noqa: E402
 
 
 def _data(n: int):
@@ -41,15 +41,6 @@ def _data(n: int):
     xs = np.concatenate([x] * reps)[:n]
     xs = np.clip(xs + rng.normal(0, 0.03, xs.shape).astype(np.float32), 0, 1)
     return xs, np.concatenate([y] * reps)[:n]
-
-
-def _time(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1000
 
 
 def _sent(view) -> int:
@@ -92,11 +83,11 @@ def _measure(model, n: int, repeats: int, cap: int) -> dict:
 
     row = {
         "n": n,
-        "features ms": _time(features, repeats),
-        "layer switch ms": _time(switch, repeats),
-        "recolour ms": _time(recolour, repeats),
-        "select ms": _time(select, repeats),
-        "confusion ms": _time(state.refresh, repeats),
+        "features ms": median_ms(features, repeats),
+        "layer switch ms": median_ms(switch, repeats),
+        "recolour ms": median_ms(recolour, repeats),
+        "select ms": median_ms(select, repeats),
+        "confusion ms": median_ms(state.refresh, repeats),
         "drawn as": view.drawn_as,
         "bytes": _sent(view),
     }
