@@ -65,8 +65,14 @@ def open_dashboard(page, url: str) -> float:
 
     start = time.monotonic()
     page.goto(url, timeout=PAGE_TIMEOUT_MS)
-    try:
-        page.wait_for_selector(".nnw-explorer", timeout=FIRST_LOAD_MS)
+    try:  # (the race below shows at once as Voila's "model not found": no need to wait)
+        page.wait_for_function(
+            """() => document.querySelector('.nnw-explorer')
+                     || /model not found/i.test(document.body.innerText)""",
+            timeout=FIRST_LOAD_MS,
+        )
+        if page.query_selector(".nnw-explorer") is None:
+            raise PageTimeout("widget model not found")
     except PageTimeout:
         # Voila's widget manager can fail to build the page ("widget model not found",
         # voila #1188) when the kernel makes widgets while the page fetches their
