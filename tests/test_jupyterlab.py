@@ -346,6 +346,19 @@ def test_quickstart_runs_and_widgets_react(lab, lab_page, repo_notebooks_untouch
     element_screenshot(page, EXPLORER, "jupyterlab-3-layer-conv1")
     page_screenshot(page, "jupyterlab-3-page")
 
+    # The model's graph (an anywidget: its own script, loaded by JupyterLab) draws, and
+    # a click on a node picks that layer in the explorer.
+    run_new_cell(page, "graph = nw.ModelGraph(app.state); graph")
+    node = page.locator(f"{CURRENT} .nnw-graph g.node[data-id='conv2']")
+    node.wait_for(timeout=60_000)
+    node.click()
+    page.wait_for_function(
+        f"() => document.querySelector('{EXPLORER} .nnw-weights .mainheading')"
+        "?.textContent.startsWith('conv2')"
+    )
+    assert "selected" in (node.get_attribute("class") or "")
+    element_screenshot(page, f"{CURRENT} .nnw-graph", "jupyterlab-4-graph")
+
     steer_a_background_run(page)
 
     assert_no_errors_shown(page)
