@@ -112,7 +112,7 @@ class ModelGraph(ModelView):
         if name and name not in self._pickable:
             raise TraitError(
                 f"{name!r} is not a layer one can pick; the model's layers: "
-                f"{', '.join(sorted(self._pickable)[:12])}\u2026"
+                + _some(sorted(self._pickable))
             )
         return name
 
@@ -197,10 +197,7 @@ class ModelGraph(ModelView):
             note = ""
             layout_edges = edges
         else:
-            note = (
-                "Keras keeps no graph of a subclassed model (its call() is plain "
-                "Python): its layers are listed in the order they were made."
-            )
+            note = _no_graph_note(model)
             layout_edges = list(zip(drawn, drawn[1:], strict=False))
         self.set_trait("note", note)
         sizes = {n: _size(infos[n], len(subs.get(n, ()))) for n in drawn}
@@ -249,9 +246,27 @@ class ModelGraph(ModelView):
         super().close()
 
 
+def _no_graph_note(model) -> str:
+    import keras
+
+    if isinstance(model, keras.Sequential):
+        return (
+            "this Sequential model is not built yet (give it keras.Input or data): its "
+            "layers are listed in order"
+        )
+    return (
+        "Keras keeps no graph of a subclassed model (its call() is plain Python): its "
+        "layers are listed in the order they were made"
+    )
+
+
 def _built(model) -> tuple:
     """What changes when a model given unbuilt is built."""
     return (bool(model.built), structure.has_graph(model))
+
+
+def _some(names: list, shown: int = 12) -> str:
+    return ", ".join(names[:shown]) + (", \u2026" if len(names) > shown else "")
 
 
 def _inside_composite(name: str, subs: dict) -> bool:
