@@ -27,7 +27,7 @@ from tests.browser_support import (
 DASHBOARD = ROOT / "notebooks" / "dashboard.ipynb"
 # The page arrives once the notebook has run (imports, model, the start of training).
 PAGE_TIMEOUT_MS = 180_000
-FIRST_LOAD_MS = 100_000  # (the dashboard shows in about 30 s under the suite's load)
+FIRST_LOAD_MS = 60_000  # (the dashboard shows in about 30 s under the suite's load)
 # Train long enough that the page is seen while training, on a slow machine too.
 EPOCHS = 40
 # As `make demo` serves it: training starts as the page opens.
