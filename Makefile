@@ -66,6 +66,7 @@ bench: $(VENV)/.bench-installed browser-deps
 	$(PY) -m benchmarks.bench_browser
 	$(PY) -m benchmarks.bench_viewers
 	$(PY) -m benchmarks.bench_graph
+	$(PY) -m benchmarks.bench_logs
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info tests/artifacts
