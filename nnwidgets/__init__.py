@@ -44,6 +44,9 @@ _LAZY = {
     "AttentionView": "nnwidgets.views.attention",
     "structure": "nnwidgets.structure",
     "attention": "nnwidgets.attention",
+    "RunComparison": "nnwidgets.views.runs",
+    "ParallelCoordinates": "nnwidgets.views.parallel",
+    "logs": "nnwidgets.logs",
 }
 
 __all__ = sorted(_LAZY)

@@ -25,7 +25,7 @@ from .records import gather
 PLUGIN_SCALARS = "scalars"
 PLUGIN_HPARAMS = "hparams"
 # TensorProto dtypes read as scalars, and how their bytes read
-FEW = 8  # fewer records of one length are parsed one by one
+FEW = 32  # fewer records of one length are parsed one by one
 _DTYPES = {1: "<f4", 2: "<f8", 19: "<f2", 3: "<i4", 9: "<i8"}
 
 

@@ -272,6 +272,11 @@ class LogReader:
     def _tags_of(self, run: str) -> list[str]:
         return sorted({tag for f in self._by_run.get(run, ()) for tag in f.series})
 
+    def hparam_runs(self) -> list[str]:
+        """The runs that logged hyperparameters, sorted."""
+        with self._lock:
+            return sorted(r for r, files in self._by_run.items() if any(f.hparams for f in files))
+
     def tags(self, run: str | None = None) -> list[str]:
         """The scalar tags of one run, or of all runs, sorted."""
         with self._lock:

@@ -55,7 +55,7 @@ def crc32c_rows(rows: np.ndarray) -> np.ndarray:
     '0xe3069283'
     """
     rows = np.asarray(rows, dtype=np.uint8)
-    if rows.shape[0] <= 8:  # a few rows: a plain loop beats one numpy call per column
+    if rows.shape[0] <= 40:  # a few rows: a plain loop beats one numpy call per column
         return np.array([_crc32c_bytes(bytes(r)) for r in rows], dtype=np.uint32)
     crc = np.full(rows.shape[0], 0xFFFFFFFF, dtype=np.uint32)
     for j in range(rows.shape[1]):

@@ -21,6 +21,7 @@ function render({ model, el }) {
     .nnw-layer-table tr.row:hover td { background:rgba(59,120,194,.12); }
     .nnw-layer-table tr.selected td { background:#fff4c2; font-weight:600; color:#222; }
     .nnw-layer-table td.warn { color:#c0392b; font-weight:600; }
+    .nnw-layer-table tr.dim td { opacity:.45; }
   `;
   el.appendChild(style);
   const wrap = document.createElement("div");
@@ -67,7 +68,9 @@ function render({ model, el }) {
           td.title = text;
         }
         if ((row.warn || []).includes(i)) td.classList.add("warn");
+        if (i === 0 && row.color) { td.style.color = row.color; td.style.fontWeight = "700"; }
       });
+      if (row.dim) tr.classList.add("dim");
       tr.addEventListener("click", () => { model.set("selected", row.id); model.save_changes(); });
       rowsById[row.id] = tr;
     }

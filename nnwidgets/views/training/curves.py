@@ -12,6 +12,13 @@ RUN_COLORS = [
     ("#2ca02c", "#9467bd"),
     ("#8c6d31", "#d62728"),
     ("#17a2b8", "#b8860b"),
+    # more runs (a comparison of many): each pair a hue and a darker or warmer partner
+    ("#7f7f7f", "#393b79"),
+    ("#bcbd22", "#843c39"),
+    ("#1f77b4", "#ff7f0e"),
+    ("#8c564b", "#e377c2"),
+    ("#5254a3", "#ad494a"),
+    ("#637939", "#7b4173"),
 ]
 BAD_COLOR = "#e0218a"
 
