@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import csv
 import math
+import os
+import time
 
 import numpy as np
 
@@ -26,9 +28,20 @@ class MetricStore:
         self._data: dict[str, list] = {}  # name -> [steps, values, runs, count]
         self._runs: set[int] = set()
         self._bad: dict[str, int] = {}  # name -> how many non-finite values
+        self._times: dict[str, list[float]] = {}  # name -> wall time of each value
         self.current_run = 1
 
-    def add(self, name: str, step: float, value: float) -> None:
+    def add(
+        self,
+        name: str,
+        step: float,
+        value: float,
+        run: int | None = None,
+        wall: float | None = None,
+    ) -> None:
+        """Store one value of series ``name`` at ``step`` (of ``run``, default the
+        current one; ``wall``: when it was logged, default now)."""
+        run = self.current_run if run is None else int(run)
         entry = self._data.get(name)
         if entry is None:
             entry = self._data[name] = [np.empty(64), np.empty(64), np.empty(64, np.int32), 0]
@@ -36,9 +49,10 @@ class MetricStore:
         if n == len(entry[0]):
             for i in range(3):
                 entry[i] = np.concatenate([entry[i], np.empty_like(entry[i])])
-        entry[0][n], entry[1][n], entry[2][n] = step, value, self.current_run
+        entry[0][n], entry[1][n], entry[2][n] = step, value, run
         entry[3] = n + 1
-        self._runs.add(self.current_run)
+        self._times.setdefault(name, []).append(time.time() if wall is None else wall)
+        self._runs.add(run)
         if not math.isfinite(value):
             self._bad[name] = self._bad.get(name, 0) + 1
 
@@ -87,6 +101,46 @@ class MetricStore:
             writer.writerow(["run", "series", "step", "value"])
             writer.writerows(self.rows())
 
+    def wall_times(self, name: str, run: int | None = None) -> np.ndarray:
+        """When each value of a series was logged (seconds since the epoch)."""
+        entry = self._data.get(name)
+        if entry is None:
+            return np.empty(0)
+        n = entry[3]
+        walls = np.asarray(self._times[name][:n], dtype=np.float64)
+        return walls if run is None else walls[entry[2][:n] == run]
+
+    def to_tensorboard(self, logdir) -> list[str]:
+        """Write every value as TensorBoard event files, as Keras' ``TensorBoard``
+        callback lays them out: ``run_N/train`` (``batch_<m>`` per step,
+        ``epoch_<m>`` per epoch, ``learning_rate``) and ``run_N/validation``
+        (``epoch_<m>``), with the times they were logged. Returns the files written.
+
+        TensorBoard, tbparse, :class:`~nnwidgets.RunComparison` and
+        :meth:`LiveTrainingPlot.follow <nnwidgets.LiveTrainingPlot.follow>` read them.
+
+        >>> import tempfile
+        >>> s = MetricStore()
+        >>> s.add("batch/loss", 1, 0.9); s.add("loss", 1, 0.9); s.add("val_loss", 1, 1.1)
+        >>> [p.split("/")[-2] for p in s.to_tensorboard(tempfile.mkdtemp())]
+        ['train', 'train', 'validation']
+        """
+        from ..logs import write_scalars
+
+        written = []
+        for name in self.names():
+            for run in self.runs():
+                steps, values = self.series(name, run)
+                if not len(steps):
+                    continue
+                walls = self.wall_times(name, run)
+                folder, tag = _tensorboard_place(name)
+                if tag.startswith("epoch_"):  # Keras counts epochs, not steps
+                    steps = np.arange(len(steps))
+                path = os.path.join(os.fspath(logdir), f"run_{run}", folder)
+                written.append(write_scalars(path, tag, steps, values, walls))
+        return written
+
     def to_dataframe(self):
         """Every value as a pandas DataFrame (columns run, series, step, value)."""
         try:
@@ -94,6 +148,17 @@ class MetricStore:
         except ImportError as err:
             raise ImportError("to_dataframe needs pandas: pip install pandas") from err
         return pd.DataFrame(list(self.rows()), columns=["run", "series", "step", "value"])
+
+
+def _tensorboard_place(name: str) -> tuple[str, str]:
+    """The (folder, tag) Keras' TensorBoard callback gives a series of the store."""
+    if name.startswith("batch/"):
+        return "train", "batch_" + name.removeprefix("batch/")
+    if name == "lr":
+        return "train", "learning_rate"
+    if name.startswith("val_"):
+        return "validation", "epoch_" + name.removeprefix("val_")
+    return "train", "epoch_" + name
 
 
 def ema(values: np.ndarray, weight: float) -> np.ndarray:

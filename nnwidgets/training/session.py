@@ -163,6 +163,13 @@ class TrainingSession(HasTraits):
         self.publish()
         self._run_probes("epoch")
 
+    def add_epoch_boundary(self, run: int, step: float, epochs: float) -> None:
+        """Note that ``epochs`` epochs of ``run`` were done at ``step`` (for the epoch
+        axis), for runs fed from elsewhere (logs)."""
+        pairs = self._boundaries.setdefault(run, [(0.0, 0.0)])
+        if pairs[-1][0] <= step and pairs[-1][1] < epochs:
+            pairs.append((step, epochs))
+
     def end(self) -> None:
         """``fit`` returned."""
         self._epoch_offset = self._boundaries[self.store.current_run][-1][1]

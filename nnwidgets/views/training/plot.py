@@ -157,8 +157,53 @@ class LiveTrainingPlot(View):
         if not self.session.steerable:  # nothing runs: the viewer may try again
             self.controls.start.disabled = False
 
+    def follow(self, logdir, interval: float = 2.0):
+        """Draw the runs written under a TensorBoard log folder as they are written:
+        a job started elsewhere (a script, another machine, a multi-worker run) streams
+        into this plot. Each experiment is a run of its own; a thread polls the folder
+        every ``interval`` seconds, reading only what was appended. Returns the
+        :class:`~nnwidgets.logs.follow.RunFollower` (``stop()``, ``reload()``).
+
+        >>> follower = plot.follow("logs/")  # doctest: +SKIP
+        """
+        from ...logs.follow import RunFollower
+        from ...training.follow import LogFeed
+
+        follower = RunFollower(logdir, interval=interval, start=False)
+        if self.follower is not None:
+            self.follower.stop()
+        self.follower = follower
+        self.feed = LogFeed(self.session, follower, self._on_fed)
+        follower.observe(self._on_follower, names=["version", "status"])
+        follower.start()
+        self._say_following()
+        return follower
+
+    follower = None  # the RunFollower of a followed folder, if any
+    feed = None
+
+    def _on_follower(self, change) -> None:
+        if change["name"] == "version":
+            self.feed()
+        self._say_following()
+
+    def _on_fed(self, runs) -> None:
+        with self._draw_lock:
+            for metric in self._metric_names():
+                self._draw_metric(metric, sorted(runs))
+        self.legend.value = legend_html(self.store.runs())
+
+    def _say_following(self) -> None:
+        if self.follower is None or self.session.active:
+            return
+        names = ", ".join(f"run {i}: {g}" for g, i in self.feed.run_ids.items())
+        text = self.follower.status + (f" \u00b7 {names}" if names else "")
+        self.status.value = status_html(text, error=bool(self.follower.error))
+
     def close(self) -> None:
         """Stop drawing the session, and stop refreshing the state's views."""
+        if self.follower is not None:
+            self.follower.stop()
         if self.refresh_probe is not None:
             self.session.remove_probe(self.refresh_probe)
         super().close()
