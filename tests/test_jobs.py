@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -27,6 +28,21 @@ RUNS = {"a": {"lr": 0.01, "units": 16}, "b": {"lr": 0.2, "units": 8, "optimizer"
 @pytest.fixture(scope="module")
 def started(tmp_path_factory):
     logdir = tmp_path_factory.mktemp("runs")
+    yield from _start(logdir)
+
+
+@pytest.fixture(scope="module")
+def comparison(started):
+    """A RunComparison following the jobs' folder from before they write anything."""
+    import nnwidgets as nw
+
+    logdir, _ = started
+    view = nw.RunComparison(logdir, interval=0.2)
+    yield view
+    view.close()
+
+
+def _start(logdir):
     procs = {
         "mw": jobs.start_multiworker(logdir, "mw", workers=2, epochs=2),
         **dict(zip(RUNS, jobs.start_jobs(logdir, RUNS, epochs=2), strict=True)),
@@ -85,6 +101,64 @@ def test_unknown_hyperparameter_is_refused_before_any_process(tmp_path):
     with pytest.raises(ValueError, match="unknown hyperparameters \\['lr_'\\]"):
         jobs.start_jobs(tmp_path, {"x": {"lr_": 0.1}})
     assert not (tmp_path / "x").exists()
+
+
+def test_the_comparison_shows_points_before_the_jobs_end(started, comparison):
+    """Followed live: batch points of a running job are drawn while it still runs."""
+    _, procs = started
+    seen = {}
+    deadline = time.monotonic() + TIMEOUT
+    while len(seen) < 2 and time.monotonic() < deadline:
+        for run in RUNS:
+            marks = comparison._marks.get((f"{run}/train", "batch_loss"))
+            if run not in seen and marks is not None and len(marks["raw"].x):
+                seen[run] = procs[run].poll() is None  # drawn while the job runs?
+        if all(procs[r].poll() is not None for r in RUNS) and len(seen) < 2:
+            break
+        time.sleep(0.05)
+    assert seen == {"a": True, "b": True}, seen
+
+
+def test_the_comparison_reads_what_tbparse_reads(started, comparison):
+    from tests.test_logs import same_rows, tbparse_scalars
+
+    logdir, procs = started
+    for name in ("mw", *RUNS, "crash"):
+        _wait(procs[name], logdir, name)
+    comparison.reload()
+    same_rows(comparison.scalars(), tbparse_scalars(logdir))
+    assert set(comparison.runs) == {"a", "b", "crash", "mw"}  # experiments, not folders
+    hparams = comparison.hparams().set_index("run")
+    assert hparams.loc["a", "lr"] == 0.01 and hparams.loc["b", "optimizer"] == "sgd"
+    assert hparams.loc["mw", "strategy"] == "multiworker"
+    # the multi-worker run and the crashed one are drawn like the others
+    for run, points in (("mw", 44), ("crash", 46), ("b", 46)):
+        marks = comparison._marks[(f"{run}/train", "batch_loss")]
+        assert len(marks["raw"].x) == points and marks["raw"].visible, run
+    summary = comparison.summary().set_index("run")
+    assert summary.loc["crash", "validation/epoch_loss"] == pytest.approx(
+        _values(logdir, "crash", "validation", "epoch_loss")[-1], rel=1e-6
+    )
+
+
+def test_the_comparison_survives_corruption_and_reads_only_what_is_appended(started, comparison):
+    from nnwidgets.logs import write_scalars
+
+    logdir, procs = started
+    for name in RUNS:
+        _wait(procs[name], logdir, name)
+    comparison.reload()
+    (path,) = sorted((logdir / "a" / "train").glob("events*"))
+    before = path.stat().st_size
+    with open(path, "ab") as f:  # a torn write: garbage, then a good record
+        f.write(b"\x17" * 37)
+    write_scalars(logdir / "a" / "train", "batch_loss", [47], [0.125], path=str(path))
+    poll = comparison.reload()
+    assert poll.bytes_read == path.stat().st_size - before  # only what was appended
+    assert poll.points == 1 and "37 corrupted bytes" in comparison.status.value
+    steps = comparison.follower.reader.series("a/train", "batch_loss")[0]
+    assert steps.tolist() == list(range(1, 48))  # everything before and after kept
+    assert comparison._marks[("a/train", "batch_loss")]["raw"].y[-1] == 0.125
 
 
 @pytest.mark.parametrize("run", list(RUNS))
