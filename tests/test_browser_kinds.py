@@ -30,14 +30,20 @@ CASES = {
     "timeseries": 'case = zoo.build("timeseries_fcn")',
     "segmentation": 'case = zoo.build("unet")',
 }
+RUNS_CELLS = [
+    f"import sys\nsys.path.insert(0, {str(ROOT)!r})\nfrom tests.test_runs import write_runs",
+    "import pathlib, tempfile\nimport nnwidgets as nw\n"
+    "folder = pathlib.Path(tempfile.mkdtemp())\nwrite_runs(folder)\n"
+    "runs = nw.RunComparison(folder, follow=False)\nruns.reload()\nruns",
+]
 ERROR_CELL = """case = zoo.build("dict_tabular")
 nw.explore(case.model, {"num": case.x["num"]})  # "cat" is missing"""
 
 
-def _notebook(source: str) -> dict:
+def _notebook(source: str | list) -> dict:
     setup = f"import sys\nsys.path.insert(0, {str(ROOT)!r})\nfrom tests import zoo\nimport nnwidgets as nw"
-    cells = [setup, source]
-    if "explore" not in source:
+    cells = source if isinstance(source, list) else [setup, source]
+    if isinstance(source, str) and "explore" not in source:
         cells.append("nw.explore(case.model, case.x, case.y, **case.kwargs)")
     return {
         "cells": [
@@ -65,7 +71,7 @@ def voila_root():
     require_voila()
     folder = ARTIFACTS / "kinds-notebooks"
     folder.mkdir(parents=True, exist_ok=True)
-    for name, source in {**CASES, "error": ERROR_CELL}.items():
+    for name, source in {**CASES, "error": ERROR_CELL, "runs": RUNS_CELLS}.items():
         (folder / f"{name}.ipynb").write_text(json.dumps(_notebook(source)))
     port = free_port()
     cmd = [a for a in voila_command(folder, port) if not a.startswith("--show_tracebacks")]
@@ -250,3 +256,49 @@ def test_text_model_graph_table_and_attention(page, voila_root):
     screenshot(page, "kinds-text-attention")
     assert_no_errors_shown(page)
     assert not page_exceptions(page), page.problems
+
+
+def test_run_comparison_curves_table_and_brushing(page, voila_root):
+    """RunComparison in a page: a figure per tag with every run, the run table with
+    coloured dots; a click on a row greys it and takes its curves away; a drag along the
+    lr axis of the parallel coordinates greys the runs outside."""
+    page.goto(voila_root + "runs.ipynb", timeout=PAGE_TIMEOUT_MS)
+    page.wait_for_selector(".nnw-runs svg.svg-figure", timeout=PAGE_TIMEOUT_MS)
+    page.wait_for_selector(".nnw-runs .nnw-layer-table tr.row")
+    page.wait_for_selector(".nnw-parallel path")
+    titles = page.locator(".nnw-runs .svg-figure text.mainheading").all_text_contents()
+    assert {"epoch_loss", "batch_loss"} <= {t.strip() for t in titles}, titles
+    rows = page.locator(".nnw-runs tr.row")
+    assert rows.evaluate_all("rs => rs.map(r => r.dataset.id)") == ["a", "b", "c"]
+    color = rows.first.locator("td").first.evaluate("td => getComputedStyle(td).color")
+    assert color == "rgb(76, 120, 168)", color  # run 1's colour, as in the live plot
+    visible = (
+        "() => [...document.querySelectorAll('.nnw-runs .svg-figure path.line')]"
+        ".filter(p => (p.getAttribute('d') || '').length > 8"
+        " && p.getBoundingClientRect().width + p.getBoundingClientRect().height > 0).length"
+    )
+    drawn = page.evaluate(visible)
+    assert drawn == 3 * 2 + 3, drawn  # epoch_loss: train and validation; batch_loss: train
+    screenshot(page, "runs-0")
+
+    rows.nth(1).click()  # hide run b
+    page.wait_for_function(
+        "() => document.querySelector('.nnw-runs tr.row[data-id=b]')?.classList.contains('dim')"
+    )
+    page.wait_for_function(f"() => ({visible})() === {drawn - 3}")
+    screenshot(page, "runs-1-hidden")
+
+    axis = page.locator('.nnw-parallel rect.hit[data-key="lr"]')
+    box = axis.bounding_box()
+    x = box["x"] + box["width"] / 2
+    page.mouse.move(x, box["y"] + 1)  # above the top of the lr axis: the largest rates
+    page.mouse.down()
+    page.mouse.move(x, box["y"] + box["height"] * 0.3, steps=5)
+    page.mouse.up()
+    page.wait_for_function("() => document.querySelectorAll('.nnw-parallel path.dim').length >= 1")
+    page.wait_for_function(  # a passes (lr 0.1); b is hidden, still listed to show again
+        "() => [...document.querySelectorAll('.nnw-runs tr.row')].map(r => r.dataset.id)"
+        ".join() === 'a,b'"
+    )
+    screenshot(page, "runs-2-brushed")
+    assert not page_exceptions(page)

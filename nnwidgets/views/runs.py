@@ -425,7 +425,9 @@ class RunComparison(View):
 
     def _new_figure(self, tag: str) -> dict:
         entry = new_figure(tag, self.log_y, False)
-        entry["figure"].axes[0].label = "step"
+        x_axis = entry["figure"].axes[0]  # Keras logs epoch values at epoch numbers
+        x_axis.label = "epoch" if tag.startswith("epoch_") else "step"
+        x_axis.tick_format = "~g" if tag.startswith("epoch_") else "~s"
         self._figures[tag] = entry
         self.row.children = tuple(
             self._figures[t]["figure"] for t in sorted(self._figures, key=tag_order)
