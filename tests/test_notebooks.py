@@ -26,6 +26,7 @@ TIME_BUDGET = {
     "why_did_the_model_say_that.ipynb": 90,  # about 35 s alone, 45 s beside another
     "how_layers_organise_the_data.ipynb": 120,  # about 30 s alone, 60-90 s beside others
     "what_attention_attends_to.ipynb": 120,  # about 50 s alone on a busy machine (30 s of training)
+    "comparing_runs.ipynb": 150,
 }
 
 
