@@ -247,3 +247,54 @@ def test_bad_input(tmp_path):
     reader = LogReader(tmp_path)
     assert reader.poll().points == 0
     assert read_scalars(tmp_path).empty and read_hparams(tmp_path).empty
+
+
+def _tensor_event(tag, step, value, with_metadata):
+    from tensorboard.compat.proto import event_pb2, summary_pb2, tensor_pb2
+
+    tensor = tensor_pb2.TensorProto(dtype=1, tensor_content=np.float32(value).tobytes())
+    tensor.tensor_shape.SetInParent()
+    v = summary_pb2.Summary.Value(tag=tag, tensor=tensor)
+    if with_metadata:
+        v.metadata.plugin_data.plugin_name = "scalars"
+    return event_pb2.Event(step=step, wall_time=float(step), summary=summary_pb2.Summary(value=[v]))
+
+
+@pytest.mark.parametrize("count", [5, 100])
+def test_metadata_on_the_first_value_only(tmp_path, count):
+    """TF 1's FileWriter writes a tag's metadata with its first value only."""
+    events = [_tensor_event("loss", s, s * 0.5, s == 0).SerializeToString() for s in range(count)]
+    (tmp_path / "events.out.tfevents.1.h").write_bytes(frame_records(events))
+    frame = read_scalars(tmp_path)
+    assert frame["step"].tolist() == list(range(count))
+    same_rows(frame, tbparse_scalars(tmp_path))
+
+
+def test_a_file_replaced_by_a_bigger_one_is_read_again(tmp_path):
+    path = write_scalars(tmp_path / "r", "loss", [1, 2, 3], [1.0, 2.0, 3.0])
+    reader = LogReader(tmp_path)
+    reader.poll()
+    os.remove(path)
+    write_scalars(tmp_path / "r", "loss", range(10, 20), np.arange(10.0), path=path)
+    poll = reader.poll()
+    assert reader.series("r", "loss")[0].tolist() == list(range(10, 20))
+    assert ("r", "loss") in poll.changed and "rewritten" in reader.messages[-1]
+
+
+def test_big_files_are_read_in_bounded_chunks(tmp_path, monkeypatch):
+    from nnwidgets.logs import reader as reader_module
+
+    write_scalars(tmp_path / "r", "loss", range(5000), np.linspace(0, 1, 5000))
+    whole = read_scalars(tmp_path)
+    monkeypatch.setattr(reader_module, "CHUNK", 1000)  # about 20 records a read
+    reads = []
+    original = reader_module._Local.read
+    monkeypatch.setattr(
+        reader_module._Local,
+        "read",
+        lambda self, p, o, n: reads.append(n) or original(self, p, o, n),
+    )
+    chunked = LogReader(tmp_path)
+    chunked.poll()
+    assert max(reads) <= 1000 and len(reads) > 100
+    assert chunked.scalars().equals(whole) and not chunked.messages

@@ -211,3 +211,20 @@ def test_bad_input(folder):
     view.metric = "no such metric"  # falls back to one that exists, and says nothing odd
     assert view.metric_box.value == "validation/epoch_loss" and not view.error
     view.close()
+
+
+def test_explore_with_a_logdir_has_a_runs_tab(folder):
+    x, y = nw.datasets.load_digits(20)
+    model = nw.datasets.demo_model()
+    app = nw.explore(model, x, y, logdir=folder)
+    assert app.tabs.titles[-1] == "Runs"
+    runs = app.runs  # made (and following) when first used
+    runs.reload()
+    assert runs.runs == ("a", "b", "c") and runs.follower.following
+    app.close()
+    assert not runs.follower.following
+    plain = nw.explore(model, x, y)
+    assert "Runs" not in plain.tabs.titles and plain.runs is None
+    plain.close()
+    with pytest.raises(TypeError, match="logdir must be a path"):
+        nw.explore(model, x, y, logdir=3)

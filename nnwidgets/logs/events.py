@@ -24,9 +24,8 @@ from .records import gather
 
 PLUGIN_SCALARS = "scalars"
 PLUGIN_HPARAMS = "hparams"
-# TensorProto dtypes read as scalars, and how their bytes read
+
 FEW = 32  # fewer records of one length are parsed one by one
-_DTYPES = {1: "<f4", 2: "<f8", 19: "<f2", 3: "<i4", 9: "<i8"}
 
 
 @dataclass
@@ -153,27 +152,34 @@ def _value_template(rec: bytes, start: int, stop: int):
 
 
 def _tensor_slot(rec: bytes, start: int, stop: int):
-    dtype = None
-    slot = None
+    """Where a rank-0 float tensor's value sits, as protobuf reads it: ``tensor_content``
+    wins; else ``float_val`` for DT_FLOAT, ``double_val`` for DT_DOUBLE."""
+    dtype = content = typed = None
     for number, wire, s, e in _fields(rec, start, stop):
         if number == 1 and wire == 0:
-            dtype = _DTYPES.get(_varint(rec, s)[0])
+            dtype = _varint(rec, s)[0]
         elif number == 2 and wire == 2:
             if e != s:
                 return None  # a shape with dimensions: not a scalar
         elif number == 4 and wire == 2:  # tensor_content
-            slot = (s, e - s)
-        elif number in (5, 6) and wire == 2:  # packed float_val / double_val
-            slot = (s, e - s)
-        elif number == 5 and wire == 5:
-            slot = (s, 4)
-        elif number == 6 and wire == 1:
-            slot = (s, 8)
+            if content is not None:
+                return None
+            content = (s, e - s)
+        elif number in (5, 6) and wire in (1, 2, 5):  # float_val / double_val
+            if typed is not None:
+                return None
+            typed = (number, s, e - s if wire == 2 else (4 if wire == 5 else 8))
         else:
             return None
-    if dtype is None or slot is None or dtype[1] != "f" or np.dtype(dtype).itemsize != slot[1]:
+    code = {1: "<f4", 2: "<f8"}.get(dtype)
+    if code is None:
         return None
-    return (slot[0], dtype)
+    size = np.dtype(code).itemsize
+    if content is not None:
+        return (content[0], code) if content[1] == size and typed is None else None
+    if typed is None or typed[0] != (5 if dtype == 1 else 6) or typed[2] != size:
+        return None
+    return (typed[1], code)
 
 
 def _plugin_name(rec: bytes, start: int, stop: int):
@@ -195,25 +201,35 @@ def decode_records(blob: bytes, starts: np.ndarray, lengths: np.ndarray, plugins
     out = Decoded()
     buf = np.frombuffer(blob, dtype=np.uint8)
     order: list[np.ndarray] = []  # record indices of each chunk, to restore file order
-    work = []  # (template, matrix, rows): applied after the records read one by one
+    work = []  # (template, matrix, rows) of the records read with numpy
+    single: list = []  # the records parsed one by one
     for length, rows in _groups(lengths):
         while len(rows):
             if len(rows) < FEW:  # numpy's cost per call beats parsing a few records
-                _one_by_one(blob, starts, lengths, rows, plugins, out, order)
+                single += rows.tolist()
                 break
             first = bytes(blob[starts[rows[0]] : starts[rows[0]] + length])
             template = template_of(first)
             if template is None:
-                _one_by_one(blob, starts, lengths, rows[:1], plugins, out, order)
+                single.append(int(rows[0]))
                 rows = rows[1:]
                 continue
             mat = gather(buf, starts[rows], int(length))
             fits = _fits(mat, template)
             work.append((template, mat[fits], rows[fits]))
             rows = rows[~fits]
-    # templates that name their plugin first: they tell what the others' tags are
+    # Values are taken once every plugin name is known: first the names in the
+    # metadata of the records parsed alone and of templates naming "scalars", then
+    # the values (a tag's metadata may come with its first value only).
+    events = _parse(blob, starts, lengths, sorted(single), out)
+    for _, event in events:
+        _note_plugins(event, plugins)
     work.sort(key=lambda item: any(v[4] is None for v in item[0].values))
-    for template, mat, rows in work:
+    named = [item for item in work if not any(v[4] is None for v in item[0].values)]
+    for template, mat, rows in named:
+        _apply(mat, rows, template, plugins, out, order)
+    _take_values(events, plugins, out, order)
+    for template, mat, rows in work[len(named) :]:
         _apply(mat, rows, template, plugins, out, order)
     _restore_order(out, order)
     return out
@@ -268,16 +284,29 @@ def _apply(mat, rows, template: Template, plugins: dict, out: Decoded, order: li
         order.append(rows[keep])
 
 
-def _one_by_one(blob, starts, lengths, rows, plugins, out: Decoded, order: list) -> None:
+def _parse(blob, starts, lengths, rows, out: Decoded) -> list:
+    """``(index, Event)`` of the records at ``rows``, parsed with protobuf."""
     from tensorboard.compat.proto.event_pb2 import Event
 
+    events = []
     for i in rows:
         data = blob[starts[i] : starts[i] + lengths[i]]
         try:
-            event = Event.FromString(data)
+            events.append((i, Event.FromString(data)))
         except Exception:  # noqa: BLE001 - a record that passed its CRC but is not an Event
             out.errors.append(f"a record at byte {int(starts[i])} is not a TensorBoard event")
-            continue
+    return events
+
+
+def _note_plugins(event, plugins: dict) -> None:
+    for value in event.summary.value:
+        name = value.metadata.plugin_data.plugin_name
+        if name:
+            plugins.setdefault(value.tag, name)
+
+
+def _take_values(events, plugins: dict, out: Decoded, order: list) -> None:
+    for i, event in events:
         found = _event_values(event, plugins, out)
         if found:
             tags, values = zip(*found, strict=True)

@@ -31,6 +31,8 @@ def group_runs(runs, hparam_runs=()) -> dict[str, tuple[str, str, str]]:
     ... # doctest: +NORMALIZE_WHITESPACE
     {'a/train': ('a', 'train', 'train'), 'a/validation': ('a', 'validation', 'val'),
      'b': ('b', '', 'train'), 'c/x/train': ('c', 'x/train', 'train')}
+    >>> group_runs(["train", "validation"])  # Keras' own log_dir, followed itself
+    {'train': ('.', 'train', 'train'), 'validation': ('.', 'validation', 'val')}
     """
     with_hparams = set(hparam_runs)
     out = {}
@@ -41,10 +43,15 @@ def group_runs(runs, hparam_runs=()) -> dict[str, tuple[str, str, str]]:
             if "/".join(parts[:i]) in with_hparams:
                 group = "/".join(parts[:i])
                 break
-        if group is None and len(parts) > 1 and parts[-1] in (*TRAIN, *VALIDATION):
-            group = "/".join(parts[:-1])
+        if group is None and run != "." and "." in with_hparams:
+            group = "."  # hyperparameters in the log folder itself
+        if group is None and parts[-1] in (*TRAIN, *VALIDATION):
+            group = "/".join(parts[:-1]) or "."  # Keras' log_dir itself followed: "."
         group = group or run
-        sub = run[len(group) + 1 :] if run != group else ""
+        if group == ".":
+            sub = "" if run == "." else run
+        else:
+            sub = run[len(group) + 1 :] if run != group else ""
         kind = "val" if sub.split("/")[-1] in VALIDATION else "train"
         out[run] = (group, sub, kind)
     return out
@@ -134,8 +141,10 @@ class RunFollower(HasTraits):
         """Poll every :attr:`interval` seconds in a daemon thread."""
         if self._thread is not None and self._thread.is_alive():
             return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._loop, name="nnwidgets-runs", daemon=True)
+        self._stop = threading.Event()  # its own: an old thread still polling keeps its own
+        self._thread = threading.Thread(
+            target=self._loop, args=(self._stop,), name="nnwidgets-runs", daemon=True
+        )
         self.set_trait("following", True)
         self._thread.start()
 
@@ -148,12 +157,12 @@ class RunFollower(HasTraits):
         self.set_trait("following", False)
         self._say()
 
-    def _loop(self) -> None:
-        while not self._stop.is_set():
+    def _loop(self, stop: threading.Event) -> None:
+        while not stop.is_set():
             started = time.perf_counter()
             self.reload()
             spent = time.perf_counter() - started
-            self._stop.wait(max(self.interval, 2 * spent))  # a slow folder is polled less
+            stop.wait(max(self.interval, 2 * spent))  # a slow folder is polled less
 
     def changes_since(self, cursor: int) -> tuple[list[Poll] | None, int]:
         """The polls after ``cursor`` (None if some were let go: redraw all) and the

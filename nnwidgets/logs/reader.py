@@ -9,6 +9,7 @@ followed, not only the newest.
 from __future__ import annotations
 
 import os
+import struct
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
@@ -16,10 +17,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .events import decode_records
-from .records import split_records
+from .records import FOOTER, HEADER, MAX_RECORD, split_records
 
 #: How many of the latest messages (skipped bytes, removed runs) are kept.
 MAX_MESSAGES = 50
+#: Bytes read from a file at once (a bigger file is read in several reads).
+CHUNK = 64 << 20
 
 
 def is_event_file(name: str) -> bool:
@@ -38,11 +41,13 @@ class _Local:
             dirs.sort()
             yield folder, files
 
-    def size(self, path: str) -> int | None:
+    def stat(self, path: str) -> tuple[int, object] | None:
+        """``(size, identity)``: a file replaced under the same name has a new identity."""
         try:
-            return os.stat(path).st_size
+            st = os.stat(path)
         except OSError:
             return None
+        return st.st_size, (st.st_dev, st.st_ino)
 
     def read(self, path: str, offset: int, size: int) -> bytes:
         with open(path, "rb") as f:
@@ -70,9 +75,9 @@ class _GFile(_Local):
             dirs.sort()
             yield folder, files
 
-    def size(self, path: str) -> int | None:
+    def stat(self, path: str) -> tuple[int, object] | None:
         try:
-            return self.gfile.stat(path).length
+            return self.gfile.stat(path).length, None  # object stores: no identity
         except Exception:  # noqa: BLE001 - gone, or not reachable now
             return None
 
@@ -97,6 +102,8 @@ class _File:
     path: str
     run: str
     offset: int = 0
+    identity: object = None
+    head: bytes = b""  # its first bytes: a file replaced under the same name differs
     series: dict = field(default_factory=dict)  # tag -> [steps, values, walls] (lists)
     hparams: dict = field(default_factory=dict)
     other: Counter = field(default_factory=Counter)
@@ -129,7 +136,8 @@ class LogReader:
     Attributes
     ----------
     bytes_read : int
-        Bytes read from files so far (a second poll of an unchanged folder reads none).
+        Bytes read and parsed so far (a second poll of an unchanged folder reads none;
+        a file that grew is also checked to be the same file by its first 32 bytes).
     messages : list of str
         The latest things skipped or noticed, newest last.
 
@@ -193,6 +201,7 @@ class LogReader:
         for path in paths:
             entry = self._files.pop(path)
             runs.add(entry.run)
+            result.changed.update((entry.run, tag) for tag in entry.series)
             self._by_run[entry.run] = [f for f in self._by_run[entry.run] if f is not entry]
         for run in sorted(r for r in runs if not self._by_run[r]):
             del self._by_run[run]
@@ -207,23 +216,52 @@ class LogReader:
                 result.added.append(run)
             entry = self._files[path] = _File(path, run)
             self._by_run[run] = sorted([*self._by_run.get(run, []), entry], key=lambda f: f.path)
-        size = self._fs.size(path)
-        if size is None:
+        stat = self._fs.stat(path)
+        if stat is None:
             return  # removed between the listing and now: the next poll forgets it
-        if size < entry.offset:  # rewritten from the start
-            result.messages.append(f"{self._name(path)} shrank: read again from the start")
-            fresh = _File(path, run)
+        size, identity = stat
+        if entry.identity is None:
+            entry.identity = identity
+        if size != entry.offset and not self._same_file(entry, size, identity):
+            result.messages.append(f"{self._name(path)} was rewritten: read again from the start")
+            result.changed.update((run, tag) for tag in entry.series)
+            fresh = _File(path, run, identity=identity)
             self._by_run[run] = [fresh if f is entry else f for f in self._by_run[run]]
             self._files[path] = entry = fresh
-            result.changed.update((run, tag) for tag in self._tags_of(run))
-        if size == entry.offset:
-            return
+        while size > entry.offset:
+            if not self._read_chunk(entry, size, result):
+                break
+
+    def _same_file(self, entry: _File, size: int, identity) -> bool:
+        """Whether the file at ``entry.path`` is still the one read so far (not
+        shrunk, not replaced: same inode and the same first bytes)."""
+        if size < entry.offset or identity != entry.identity:
+            return False
+        if not entry.head:
+            return True
         try:
-            blob = self._fs.read(path, entry.offset, size - entry.offset)
+            return self._fs.read(entry.path, 0, len(entry.head)) == entry.head
+        except OSError:
+            return True  # unreadable now: the read that follows says so
+
+    def _read_chunk(self, entry: _File, size: int, result: Poll) -> bool:
+        """Read and decode up to :data:`CHUNK` bytes (more for one bigger record);
+        returns whether reading moved on."""
+        path, run = entry.path, entry.run
+        want = min(size - entry.offset, CHUNK)
+        try:
+            blob = self._fs.read(path, entry.offset, want)
+            if want < size - entry.offset and len(blob) >= 8:
+                (length,) = struct.unpack_from("<Q", blob)
+                if HEADER + length + FOOTER > want and length <= MAX_RECORD:  # one big record
+                    want = min(size - entry.offset, HEADER + length + FOOTER)
+                    blob = self._fs.read(path, entry.offset, want)
         except OSError as err:
             result.messages.append(f"could not read {self._name(path)}: {err}")
-            return
+            return False
         result.bytes_read += len(blob)
+        if entry.offset == 0:
+            entry.head = blob[:32]
         framed = split_records(blob, entry.offset)
         result.messages += [f"{self._name(path)}: {s}" for s in framed.skipped]
         decoded = decode_records(
@@ -237,6 +275,7 @@ class LogReader:
             entry.hparams = {**entry.hparams, **decoded.hparams}
             result.hparams.append(run)
         self._store(entry, decoded, result)
+        return framed.end > 0 and len(blob) == want
 
     def _store(self, entry: _File, decoded, result: Poll) -> None:
         if not decoded.tags:

@@ -191,7 +191,8 @@ def frame_records(payloads: list[bytes]) -> bytes:
     data_crc = np.zeros(len(payloads), np.uint32)
     for length in np.unique(lengths):
         rows = np.flatnonzero(lengths == length)
-        mat = np.frombuffer(b"".join(payloads[i] for i in rows), np.uint8).reshape(len(rows), -1)
+        mat = np.frombuffer(b"".join(payloads[i] for i in rows), np.uint8)
+        mat = mat.reshape(len(rows), int(length))
         data_crc[rows] = masked(crc32c_rows(mat))
     parts = []
     for i, payload in enumerate(payloads):

@@ -9,6 +9,8 @@ to ``epoch + 1`` when no batch values were logged.
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 from ..logs.follow import RunFollower
@@ -53,8 +55,18 @@ class LogFeed:
         self.fed: dict[tuple[str, str], int] = {}  # (run, tag) -> values copied
         self.run_ids: dict[str, int] = {}  # experiment -> the store's run number
         self._cursor = 0
+        self._lock = threading.Lock()  # the poll thread and a reload() may feed at once
 
     def __call__(self, _change=None) -> set[int]:
+        with self._lock:
+            touched = self._feed_changes()
+        if touched:
+            self.session.publish()
+            if self.on_fed is not None:
+                self.on_fed(touched)
+        return touched
+
+    def _feed_changes(self) -> set[int]:
         polls, self._cursor = self.follower.changes_since(self._cursor)
         reader = self.follower.reader
         groups = self.follower.groups()
@@ -67,10 +79,6 @@ class LogFeed:
         for run, tag in sorted(changed, key=lambda k: (not k[1].startswith("batch_"), k)):
             if run in groups and self._feed(run, tag, groups):
                 touched.add(self.run_ids[groups[run][0]])
-        if touched:
-            self.session.publish()
-            if self.on_fed is not None:
-                self.on_fed(touched)
         return touched
 
     def _run_id(self, group: str) -> int:

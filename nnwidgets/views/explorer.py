@@ -49,14 +49,23 @@ class Explorer(ModelView):
     attention
         The :class:`AttentionView` of the tab "Attention" (only for a model with a
         ``MultiHeadAttention`` layer; None otherwise).
+    runs
+        The :class:`RunComparison` of the tab "Runs" (only with ``logdir``: runs
+        written by other processes or machines, followed live; None otherwise).
     tabs : ipywidgets.Tab
-        "Curves", "Dynamics", "Explain", "Projection", "Errors", "Data", "Model" and,
-        for a model with attention, "Attention". The views of all but the first two
+        "Curves", "Dynamics", "Explain", "Projection", "Errors", "Data", "Model",
+        for a model with attention "Attention", and with a ``logdir`` "Runs". The views of all but the first two
         are made when their tab is first shown (or first read), so that opening the
         dashboard computes no map nor projection.
     """
 
     follows = ("status",)
+
+    def __init__(self, state, logdir=None, **options):
+        if logdir is not None and not isinstance(logdir, str) and not hasattr(logdir, "__fspath__"):
+            raise TypeError(f"logdir must be a path, got {type(logdir).__name__}")
+        self.logdir = logdir
+        super().__init__(state, **options)
 
     def build(self) -> tuple:
         state = self.state
@@ -83,7 +92,7 @@ class Explorer(ModelView):
             W.VBox([_title("Activations"), self.activations], layout=_card(width="460px")),
         ]
         top = W.HBox([left, *views], layout=W.Layout(flex_flow="row wrap"))
-        self._lazy = _lazy_tabs(state)
+        self._lazy = _lazy_tabs(state, self.logdir)
         self._panes = {title: _pane() for title in self._lazy}
         self._made: dict = {}  # title -> the views of that tab, once made
         panes = list(self._panes.values())
@@ -165,6 +174,12 @@ class Explorer(ModelView):
         None when the model has no attention layer (and no such tab)."""
         return self._open("Attention")[0]
 
+    @property
+    def runs(self):
+        """The :class:`RunComparison` of the "Runs" tab (made, and following its folder,
+        from first use), or None without a ``logdir``."""
+        return self._open("Runs")[0]
+
     def render(self) -> None:
         note = f" ({self.state.data_note})" if self.state.data_note else ""
         text = self.state.status or f"ready: pick a layer or an input{note}"
@@ -225,6 +240,14 @@ def _attention_tab(state, app) -> tuple:
     return views, [W.VBox([_title("What each head attends to"), views[0]], layout=_card())]
 
 
+def _runs_tab(state, app) -> tuple:
+    from .runs import RunComparison
+
+    views = (RunComparison(app.logdir),)
+    title = "Runs written to " + html.escape(str(app.logdir))
+    return views, [W.VBox([_title(title), views[0]], layout=_card(width="100%"))]
+
+
 #: Tabs whose views are made when first shown: title -> maker(state, app) -> (views, cards).
 _TAB_MAKERS = {
     "Explain": _explain_tab,
@@ -233,17 +256,21 @@ _TAB_MAKERS = {
     "Data": _data_tab,
     "Model": _model_tab,
     "Attention": _attention_tab,
+    "Runs": _runs_tab,
 }
 LAZY_TABS = tuple(_TAB_MAKERS)
-_TAB_SIZES = {"Explain": 2, "Projection": 2, "Errors": 1, "Data": 1, "Model": 2, "Attention": 1}
+_TAB_SIZES = {
+    "Explain": 2, "Projection": 2, "Errors": 1, "Data": 1, "Model": 2, "Attention": 1, "Runs": 1,
+}  # fmt: skip
 
 
-def _lazy_tabs(state) -> tuple:
-    """The lazy tabs this model has: "Attention" only when it has an attention layer."""
+def _lazy_tabs(state, logdir=None) -> tuple:
+    """The lazy tabs of this model: "Attention" only when it has an attention layer,
+    "Runs" only with a log folder."""
     from ..attention import attention_layers
 
-    has_attention = bool(attention_layers(state.model))
-    return tuple(t for t in LAZY_TABS if t != "Attention" or has_attention)
+    has = {"Attention": bool(attention_layers(state.model)), "Runs": logdir is not None}
+    return tuple(t for t in LAZY_TABS if has.get(t, True))
 
 
 def _pane() -> W.HBox:
@@ -269,7 +296,7 @@ def _card(**layout) -> W.Layout:
     return W.Layout(border="1px solid rgba(128,128,128,.35)", padding="6px", margin="4px", **layout)
 
 
-def explore(model, inputs, labels=None, **options) -> Explorer:
+def explore(model, inputs, labels=None, logdir=None, **options) -> Explorer:
     """Return a dashboard for ``model`` on ``inputs``: pick a layer or an input and every
     view follows.
 
@@ -281,6 +308,9 @@ def explore(model, inputs, labels=None, **options) -> Explorer:
         Samples the model accepts, batch axis first.
     labels : array-like, list or dict, optional
         One label per sample (a dict keyed by output name for several outputs).
+    logdir : str or path, optional
+        A TensorBoard log folder: a "Runs" tab follows and compares the runs written
+        there by other processes or machines (:class:`RunComparison`).
     **options
         Passed to :class:`~nnwidgets.state.ModelState`: ``input_kinds``,
         ``output_kinds``, ``class_names``, ``vocabulary``, ``max_samples``.
@@ -293,7 +323,8 @@ def explore(model, inputs, labels=None, **options) -> Explorer:
     >>> app.state.layer = app.state.layer_names[-1]
     """
     try:
-        return Explorer(ModelState(model, inputs=inputs, labels=labels, **options))
+        state = ModelState(model, inputs=inputs, labels=labels, **options)
+        return Explorer(state, logdir=logdir)
     except Exception as err:
         show_error(err, "explore() could not open this model")
         raise

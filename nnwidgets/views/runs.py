@@ -155,8 +155,11 @@ class RunComparison(View):
         self.follower.interval = value
 
     def reload(self):
-        """Read what is new now (the thread does so every ``interval`` seconds)."""
-        return self.follower.reload()
+        """Read what is new now (the thread does so every ``interval`` seconds); when it
+        returns, everything read so far is drawn."""
+        poll = self.follower.reload()
+        self._on_followed({"name": "version", "new": self.follower.version})
+        return poll
 
     def scalars(self):
         """Every scalar read so far: the frame of :func:`nnwidgets.logs.read_scalars`."""
@@ -233,8 +236,11 @@ class RunComparison(View):
 
     # -- following ---------------------------------------------------------------------
     def on_state(self, change) -> None:
-        polls, self._cursor = self.follower.changes_since(self._cursor)
-        with self._lock:
+        with self._lock:  # the poll thread and reload() take the changes in turn
+            polls, self._cursor = self.follower.changes_since(self._cursor)
+            if polls == []:
+                self._say()
+                return
             if polls is None or any(p.removed or p.hparams or p.added for p in polls):
                 self.draw()  # runs came, went or were regrouped: everything again
                 return
