@@ -89,6 +89,8 @@ def test_runs_table_and_curves(folder):
     assert keys[:4] == ["color", "run", "lr", "optimizer"] and "validation/epoch_loss" in keys
     assert row["cells"][keys.index("lr")] == "0.1" and row["color"] == run_colors(1)[0]
     assert view.metric_box.value == "validation/epoch_loss"
+    assert f'b: <b style="color:{run_colors(2)[0]}">' in view.legend.value  # train, then
+    assert "validation</span>" in view.legend.value and run_colors(2)[1] in view.legend.value
     view.close()
 
 

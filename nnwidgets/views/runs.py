@@ -206,6 +206,7 @@ class RunComparison(View):
             [self.smoothing_box, self.log_box, self.metric_box, self.reload_button],
             layout=W.Layout(flex_flow="row wrap", gap="8px"),
         )
+        self.legend = W.HTML()
         self.row = W.HBox(layout=W.Layout(flex_flow="row wrap"))
         self.table = TableCanvas(
             columns=[["color", "", False], ["run", "run", False]], rows=[], sort_by="run"
@@ -227,12 +228,12 @@ class RunComparison(View):
                         W.HTML("<b>Hyperparameters</b> (drag along an axis to filter)"),
                         self.parallel,
                     ],
-                    layout=W.Layout(width="52%", min_width="0"),
+                    layout=W.Layout(width="52%", min_width="0", padding="0 0 0 12px"),
                 ),
             ],
             layout=W.Layout(width="100%", gap="8px"),
         )
-        return (self.status, controls, self.row, bottom, self.message)
+        return (self.status, controls, self.legend, self.row, bottom, self.message)
 
     # -- following ---------------------------------------------------------------------
     def on_state(self, change) -> None:
@@ -389,6 +390,8 @@ class RunComparison(View):
     def _draw_series(self, changed) -> None:
         reader = self.follower.reader
         visible = self._visible()
+        if tuple(visible) != self.shown or not self.legend.value:
+            self.legend.value = _legend(visible, self._colors)
         self.set_trait("shown", tuple(visible))
         shown = set(visible)
         pairs = [(r, t) for r in self._groups for t in reader.tags(r)]
@@ -421,6 +424,18 @@ class RunComparison(View):
         if smooth:
             self._set(marks["smooth"], x, ema(y, self.smoothing))
         self._drawn[(run, tag)] = len(values)
+        if tag.startswith("epoch_") and len(x):
+            self._whole_epochs(self._figures[tag], float(x.max()))
+
+    @staticmethod
+    def _whole_epochs(fig: dict, last: float) -> None:
+        """Epoch axes tick whole epochs (up to 20 of them; more: bqplot's own ticks)."""
+        last = max(last, fig.get("last_epoch", 0.0))
+        if last == fig.get("last_epoch"):
+            return
+        fig["last_epoch"] = last
+        axis = fig["figure"].axes[0]
+        axis.tick_values = np.arange(0, int(last) + 1) if last <= 20 else None
 
     def _set(self, mark, x: np.ndarray, y: np.ndarray) -> None:
         if len(x) > self.max_points:
@@ -499,6 +514,26 @@ class RunComparison(View):
                 text += " (max_runs: hide runs or brush the parallel coordinates to choose)"
         error = bool(self.follower.error) or "corrupted" in text
         self.status.value = status_html(text, error=error)
+
+
+def _legend(runs: list[str], colors: dict[str, int], limit: int = 12) -> str:
+    """Each run drawn with its training and validation colours (as the live plot)."""
+    import html
+
+    def dot(color: str) -> str:
+        return f'<b style="color:{color}">\u2500\u2500</b>'
+
+    parts = []
+    for run in runs[:limit]:
+        train, val = run_colors(colors.get(run, 0) + 1)
+        parts.append(f"<span>{html.escape(run)}: {dot(train)} train {dot(val)} validation</span>")
+    if len(runs) > limit:
+        parts.append(f"<span>and {len(runs) - limit} more (colours in the table)</span>")
+    return (
+        '<div style="font-size:12px;display:flex;flex-wrap:wrap;gap:2px 16px">'
+        + "".join(parts)
+        + "</div>"
+    )
 
 
 def _cell(value, logged: bool = False) -> str:
