@@ -3,22 +3,12 @@ and a folder followed so that a job started elsewhere streams into the plot."""
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 
 import nnwidgets as nw
 from nnwidgets.logs import read_scalars
-
-
-def wait_for(condition, timeout=20.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
+from tests.test_runs import wait_for
 
 
 @pytest.fixture(scope="module")
