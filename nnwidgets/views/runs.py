@@ -477,7 +477,20 @@ class RunComparison(View):
                 self.row.children = ()
                 for entry in old.values():
                     close_tree(entry["figure"])
+        if change["name"] in ("hidden", "metric", "max_runs") and self._built:
+            self._redraw()  # nothing new was read: the final values stand
+            return
         super()._option_changed(change)
+
+    def _redraw(self) -> None:
+        """The table, the parallel coordinates and which runs are drawn, again."""
+        try:
+            with self._lock:
+                self._refresh_parts()
+                self._draw_series(None)
+                self._say()
+        except Exception as err:  # noqa: BLE001 - shown, never raised into the kernel
+            self.show_error(str(err))
 
     # -- clicks -------------------------------------------------------------------------------
     def _on_table_click(self, change) -> None:
@@ -489,7 +502,7 @@ class RunComparison(View):
         self.hidden = tuple(r for r in hidden if r != run) if run in hidden else (*hidden, run)
 
     def _on_sort(self, _change) -> None:
-        self.draw()
+        self._redraw()
 
     def _on_passing(self, _change) -> None:
         with self._lock:
