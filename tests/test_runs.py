@@ -230,3 +230,21 @@ def test_explore_with_a_logdir_has_a_runs_tab(folder):
     plain.close()
     with pytest.raises(TypeError, match="logdir must be a path"):
         nw.explore(model, x, y, logdir=3)
+
+
+def test_keras_copies_of_validation_values_are_left_out(tmp_path):
+    write_scalars(tmp_path / "k" / "validation", "epoch_loss", [0, 1], [1.0, 0.5])
+    write_scalars(
+        tmp_path / "k" / "validation", "evaluation_loss_vs_iterations", [9, 19], [1.0, 0.5]
+    )
+    view = nw.RunComparison(tmp_path, follow=False)
+    view.reload()
+    assert view.tags == ("epoch_loss",) and len(view.row.children) == 1
+    assert list(view.summary().columns) == ["run", "validation/epoch_loss"]
+    view.exclude = ""
+    assert set(view.tags) == {"epoch_loss", "evaluation_loss_vs_iterations"}
+    assert len(view.row.children) == 2
+    with pytest.raises(TraitError, match="regular expression"):
+        view.exclude = "("
+    assert view.exclude == "" and len(view.row.children) == 2
+    view.close()

@@ -6,11 +6,12 @@ parallel coordinates that filter the runs shown everywhere.
 from __future__ import annotations
 
 import math
+import re
 import threading
 
 import ipywidgets as W
 import numpy as np
-from traitlets import Bool, Float, Int, Tuple, Unicode, validate
+from traitlets import Bool, Float, Int, TraitError, Tuple, Unicode, validate
 
 from ..compute.imaging import decimate_minmax
 from ..logs.follow import RunFollower
@@ -23,6 +24,8 @@ from .training.curves import mark_makers, new_figure, run_colors
 
 #: Metrics preferred for colouring the parallel coordinates, in order.
 PREFERRED = ("validation/epoch_loss", "val/epoch_loss", "epoch_loss", "validation/loss", "loss")
+#: Keras 3's copies of the validation values at iteration steps (one per epoch value).
+KERAS_COPIES = r"^evaluation_.*_vs_iterations$"
 #: At most this many table rows go to the page.
 MAX_ROWS = 1000
 
@@ -33,7 +36,7 @@ def tag_order(tag: str) -> tuple:
     return (rank, tag)
 
 
-def final_values(follower: RunFollower, groups: dict) -> dict[str, dict[str, float]]:
+def final_values(follower: RunFollower, groups: dict, keep=None) -> dict[str, dict[str, float]]:
     """The last value of each (run, tag) not per batch, keyed by group then
     ``"sub/tag"`` (``"tag"`` for the group's own folder)."""
     reader = follower.reader
@@ -41,7 +44,7 @@ def final_values(follower: RunFollower, groups: dict) -> dict[str, dict[str, flo
     for run, (group, sub, _) in groups.items():
         row = out.setdefault(group, {})
         for tag in reader.tags(run):
-            if tag.startswith("batch_"):
+            if tag.startswith("batch_") or (keep is not None and not keep(tag)):
                 continue
             _, values, _ = reader.series(run, tag)
             if len(values):
@@ -73,7 +76,7 @@ class RunComparison(View):
         Seconds between polls.
     follow : bool
         Start following at once (else :meth:`reload` reads by hand).
-    smoothing, log_y, max_points, max_runs, metric, hidden : options (see Attributes)
+    smoothing, log_y, max_points, max_runs, metric, hidden, exclude : options (see Attributes)
 
     Attributes
     ----------
@@ -90,6 +93,9 @@ class RunComparison(View):
         ``"validation/epoch_loss"``; '' picks one).
     hidden : tuple of str
         Runs toggled off (drawn nowhere; greyed in the table).
+    exclude : str
+        A regular expression of tags not shown (default: Keras 3's
+        ``evaluation_<m>_vs_iterations`` copies of the validation values; '' shows all).
     runs : tuple of str
         Every run (experiment) found, in the table's order (read-only).
     shown : tuple of str
@@ -122,6 +128,9 @@ class RunComparison(View):
     max_runs = Int(40, min=1, max=2000, help="Runs drawn in the figures, at most.").tag(option=True)
     metric = Unicode("", help="What colours the parallel coordinates.").tag(option=True)
     hidden = Tuple(help="Runs toggled off.").tag(option=True)
+    exclude = Unicode(
+        KERAS_COPIES, help="Tags not shown (a regular expression; '' shows every tag)."
+    ).tag(option=True)
     runs = Tuple(read_only=True, help="Every run found, in the table's order.")
     shown = Tuple(read_only=True, help="The runs drawn in the figures.")
     tags = Tuple(read_only=True, help="The tags with a figure.")
@@ -184,6 +193,19 @@ class RunComparison(View):
         if follower is not None:
             follower.stop()
         super().close()
+
+    @validate("exclude")
+    def _valid_exclude(self, proposal):
+        try:
+            self._exclude = re.compile(proposal["value"]) if proposal["value"] else None
+        except re.error as err:
+            raise TraitError(f"exclude must be a regular expression: {err}") from err
+        return proposal["value"]
+
+    _exclude = re.compile(KERAS_COPIES)
+
+    def _keep(self, tag: str) -> bool:
+        return self._exclude is None or not self._exclude.search(tag)
 
     @validate("hidden")
     def _valid_hidden(self, proposal):
@@ -276,12 +298,14 @@ class RunComparison(View):
 
     def _update_finals(self, changed) -> None:
         if changed is None:
-            self._finals = final_values(self.follower, self._groups)
+            self._finals = final_values(self.follower, self._groups, self._keep)
             return
         runs = {run for run, _ in changed}
         if runs - set(self._groups):
             self._regroup()
-        part = final_values(self.follower, {r: self._groups[r] for r in runs if r in self._groups})
+        part = final_values(
+            self.follower, {r: self._groups[r] for r in runs if r in self._groups}, self._keep
+        )
         for group, values in part.items():
             self._finals[group] = {**self._finals.get(group, {}), **values}
 
@@ -394,12 +418,15 @@ class RunComparison(View):
             self.legend.value = _legend(visible, self._colors)
         self.set_trait("shown", tuple(visible))
         shown = set(visible)
-        pairs = [(r, t) for r in self._groups for t in reader.tags(r)]
+        pairs = [(r, t) for r in self._groups for t in reader.tags(r) if self._keep(t)]
         tags = sorted({t for _, t in pairs}, key=tag_order)
         for tag in tags:
             if tag not in self._figures:
                 self._new_figure(tag)
-        self.set_trait("tags", tuple(t for t in tags))
+        shown_figures = tuple(self._figures[t]["figure"] for t in tags)
+        if self.row.children != shown_figures:  # (a tag excluded since goes away)
+            self.row.children = shown_figures
+        self.set_trait("tags", tuple(tags))
         for key, marks in self._marks.items():  # what is no longer shown hides
             on = self._groups.get(key[0], ("",))[0] in shown
             for name, mark in marks.items():
@@ -450,9 +477,6 @@ class RunComparison(View):
         x_axis.label = "epoch" if tag.startswith("epoch_") else "step"
         x_axis.tick_format = "~g" if tag.startswith("epoch_") else "~s"
         self._figures[tag] = entry
-        self.row.children = tuple(
-            self._figures[t]["figure"] for t in sorted(self._figures, key=tag_order)
-        )
         return entry
 
     def _new_marks(self, run: str, tag: str) -> dict:
