@@ -292,8 +292,12 @@ class RunComparison(View):
             self._colors.setdefault(group, len(self._colors))
         alive = set(self._groups)
         for key in [k for k in self._marks if k[0] not in alive]:  # removed runs
-            for mark in self._marks.pop(key).values():
-                mark.visible = False
+            gone = list(self._marks.pop(key).values())
+            fig = self._figures.get(key[1])
+            if fig is not None:
+                fig["figure"].marks = [m for m in fig["figure"].marks if m not in gone]
+            for mark in gone:
+                mark.close()
             self._drawn.pop(key, None)
 
     def _update_finals(self, changed) -> None:
