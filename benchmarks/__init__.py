@@ -14,3 +14,18 @@ def median_ms(fn, repeats: int) -> float:
         fn()
         times.append(time.perf_counter() - start)
     return statistics.median(times) * 1000
+
+
+def print_table(title: str, rows: list[dict]) -> None:
+    """Print ``rows`` (dicts with the same keys) as a Markdown table under ``title``;
+    integers get thousands separators, floats are rounded to whole numbers."""
+    print(f"\n{title}\n")
+    keys = list(rows[0])
+    print("| " + " | ".join(keys) + " |")
+    print("|" + "---|" * len(keys))
+    for r in rows:
+        cells = [
+            f"{v:,.0f}" if isinstance(v, float) else f"{v:,}" if isinstance(v, int) else str(v)
+            for v in r.values()
+        ]
+        print("| " + " | ".join(cells) + " |")

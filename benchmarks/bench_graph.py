@@ -44,7 +44,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
 
-from benchmarks import median_ms  # noqa: E402
+from benchmarks import median_ms, print_table  # noqa: E402
 
 # AttentionView's scores of each new input retrace a tf.function; TensorFlow's warning
 # about it would fill the table's output (the time is in "new input ms").
@@ -399,19 +399,6 @@ def browser_part(clicks: int, attention_clicks: int) -> tuple[list[dict], list[d
     return dash, att
 
 
-def _table(title: str, rows: list[dict]) -> None:
-    print(f"\n{title}\n")
-    keys = list(rows[0])
-    print("| " + " | ".join(keys) + " |")
-    print("|" + "---|" * len(keys))
-    for r in rows:
-        cells = [
-            f"{v:,.0f}" if isinstance(v, float) else f"{v:,}" if isinstance(v, int) else str(v)
-            for v in r.values()
-        ]
-        print("| " + " | ".join(cells) + " |")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats and clicks")
@@ -429,12 +416,12 @@ def main() -> None:
         dash, att = browser_part(clicks, att_clicks)
         print(f"(in all: {time.monotonic() - start:.0f} s)", flush=True)
 
-    _table("graph build (goal: <= 2 s, <= 1 MB)", builds)
-    _table("toggle: a nested model opened / closed in the graph", [toggled])
-    _table("attention view, kernel side (4 heads, window 48)", attention)
+    print_table("graph build (goal: <= 2 s, <= 1 MB)", builds)
+    print_table("toggle: a nested model opened / closed in the graph", [toggled])
+    print_table("attention view, kernel side (4 heads, window 48)", attention)
     if dash:
-        _table("browser: click to the dashboard settled (last DOM change)", dash)
-        _table("browser: attention map cell click", att)
+        print_table("browser: click to the dashboard settled (last DOM change)", dash)
+        print_table("browser: attention map cell click", att)
 
 
 if __name__ == "__main__":

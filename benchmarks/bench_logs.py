@@ -44,7 +44,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
 
-from benchmarks import median_ms  # noqa: E402
+from benchmarks import median_ms, print_table  # noqa: E402
 
 RUNS = 10
 EPOCHS = 100
@@ -245,16 +245,6 @@ def unchanged_many_runs(folder: Path, repeats: int) -> dict:
     return row
 
 
-def _table(title: str, rows: list[dict]) -> None:
-    print(f"\n{title}\n")
-    keys = list(rows[0])
-    print("| " + " | ".join(keys) + " |")
-    print("|" + "---|" * len(keys))
-    for r in rows:
-        cells = [f"{v:,}" if isinstance(v, int) else str(v) for v in r.values()]
-        print("| " + " | ".join(cells) + " |")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="250,000 scalars only")
@@ -283,13 +273,13 @@ def main() -> None:
         shutil.rmtree(top, ignore_errors=True)
     print(f"(in all: {time.monotonic() - began:.0f} s)", flush=True)
 
-    _table("read_scalars against tbparse (goal: >= 5x faster, same rows)", reads)
-    _table(
+    print_table("read_scalars against tbparse (goal: >= 5x faster, same rows)", reads)
+    print_table(
         f"LogReader on {total:,} scalars: polls after appends "
         "(goal: bytes read = bytes appended, time per record about the first read's)",
         reload_rows,
     )
-    _table(f"a poll when nothing changed, {MANY_RUNS:,} runs", [many])
+    print_table(f"a poll when nothing changed, {MANY_RUNS:,} runs", [many])
 
 
 if __name__ == "__main__":
